@@ -1,0 +1,63 @@
+"""Every test gets its own home, config, data, state and cache folders: nothing real is touched."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# One shared, warm cache for the whole run (per xdist worker) so that tests which only need
+# some speech do not synthesize the same lines again and again.
+_SHARED_CACHE: Path | None = None
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch, shared_cache):
+    home = tmp_path / "home"
+    for sub in ("config", "data", "state", "cache"):
+        (home / sub).mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("SISESSIONS_CACHE", str(shared_cache))
+    monkeypatch.setenv("SISESSIONS_DEBUG", "1")  # unexpected exceptions raise in tests
+    monkeypatch.delenv("SISESSIONS_SCRIPTS", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("shared-audio-cache")
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """An empty cache of this test's own."""
+    d = tmp_path / "cache-own"
+    monkeypatch.setenv("SISESSIONS_CACHE", str(d))
+    return d
+
+
+def run_cli(*args, env=None, input=None, timeout=600, check=None):
+    """Run `python -m sisessions ARGS` in a real subprocess; returns CompletedProcess."""
+    e = dict(os.environ)
+    e.pop("SISESSIONS_DEBUG", None)  # the user's view: one-line errors, no tracebacks
+    if env:
+        e.update(env)
+    proc = subprocess.run([sys.executable, "-m", "sisessions", *map(str, args)], capture_output=True,
+                          text=True, env=e, input=input, timeout=timeout)
+    if check is not None:
+        assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+@pytest.fixture
+def cli():
+    return run_cli
