@@ -3,9 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydub import AudioSegment
-from pydub.silence import detect_leading_silence
-
 from sisessions.audio import CHANNELS, RATE, WIDTH, ffmpeg_exe
 from sisessions.errors import EngineError
 
@@ -17,7 +14,13 @@ TARGET_DBFS = -20.0     # average level of speech
 PEAK_DBFS = -1.5        # never louder than this
 
 
-def load(path: Path) -> AudioSegment:
+# pydub is imported inside the functions: the cache needs PROCESS_VERSION on every start,
+# and a warm start must not pay for pydub (and audioop) when nothing is synthesized.
+
+
+def load(path: Path):
+    from pydub import AudioSegment
+
     AudioSegment.converter = ffmpeg_exe()
     try:
         seg = AudioSegment.from_file(str(path))
@@ -26,7 +29,9 @@ def load(path: Path) -> AudioSegment:
     return seg.set_channels(CHANNELS).set_frame_rate(RATE).set_sample_width(WIDTH)
 
 
-def trim(seg: AudioSegment) -> AudioSegment:
+def trim(seg):
+    from pydub.silence import detect_leading_silence
+
     start = detect_leading_silence(seg, SILENCE_DBFS, chunk_size=5)
     end = detect_leading_silence(seg.reverse(), SILENCE_DBFS, chunk_size=5)
     if start >= len(seg):
@@ -34,7 +39,7 @@ def trim(seg: AudioSegment) -> AudioSegment:
     return seg[max(0, start - EDGE_MS): len(seg) - max(0, end - EDGE_MS)]
 
 
-def level(seg: AudioSegment) -> AudioSegment:
+def level(seg):
     seg = seg.apply_gain(TARGET_DBFS - seg.dBFS)
     if seg.max_dBFS > PEAK_DBFS:
         seg = seg.apply_gain(PEAK_DBFS - seg.max_dBFS)
