@@ -105,6 +105,7 @@ class Session:
 # ---------------------------------------------------------------- reading YAML with marks
 
 _MISSING = object()
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 
 
 class _Reader:
@@ -147,7 +148,11 @@ class _Reader:
 
     def value(self, node: yaml.Node) -> Any:
         """A scalar's Python value (str, int, float, bool, None), or _MISSING after an error."""
+        if node.tag not in _PLAIN_TAGS:
+            self.error(node, f"cannot read this value (unsupported tag {node.tag})")
+            return _MISSING
         if not isinstance(node, yaml.ScalarNode):
+            self.error(node, f"expected a single value here, got {node_text(node)}")
             return _MISSING
         try:
             return self._loader.construct_object(node, deep=True)
@@ -487,6 +492,16 @@ def looks_like_session(path: Path) -> bool:
     return isinstance(data, dict) and "items" in data and "steps" not in data
 
 
+class _OnePattern:
+    """A library of one pattern: a lone file is checked on its own, whatever shares its id."""
+
+    def __init__(self, p: Pattern):
+        self.p = p
+
+    def pattern(self, pid: str, problems=None) -> Pattern:
+        return self.p
+
+
 class Library:
     """The patterns, sessions and programmes of several library folders; earlier folders win."""
 
@@ -566,6 +581,15 @@ class Library:
                 continue
             self._load(self.patterns[it.pattern], load_pattern, problems)
 
+    def _check_length(self, s: Session, problems: list[Problem], library=None) -> None:
+        """The 3-hour limit (SPEC §2), from the plan with estimated speech: no audio is made."""
+        from sisessions.timeline import PlanOptions, expand
+
+        try:
+            expand(s, library or self, PlanOptions(side="left"))
+        except ScriptError as e:
+            problems.extend(e.problems)
+
     def validate(self, paths: Iterable[str] = ()) -> tuple[int, list[Problem]]:
         """Check files or library folders (default: every library). Returns (files, problems)."""
         files: list[tuple[Path, str]] = []
@@ -587,14 +611,19 @@ class Library:
         problems: list[Problem] = []
         for f, kind in files:
             if kind == "patterns":
-                load_pattern(f, problems)
+                p = load_pattern(f, problems)
+                if p is not None:
+                    self._check_length(session_for_pattern(p), problems, _OnePattern(p))
             elif kind == "sessions":
                 lib = f.resolve().parent.parent
                 if (lib / "patterns").is_dir() and lib not in [d.resolve() for d in self.dirs]:
                     self._index(lib, front=True)
                 s = load_session(f, problems)
                 if s is not None:
+                    before = len(problems)
                     self.check_session(s, problems)
+                    if len(problems) == before:
+                        self._check_length(s, problems)
             else:
                 from sisessions import programs
 

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
 
-from sisessions import clip
 from sisessions.cache import Cache
 from sisessions.engines.base import SpeechSettings, Worker, engine_timeout
 from sisessions.errors import EngineError
@@ -97,6 +96,8 @@ class Speech:
                     if attempt == 2:
                         raise
             self._idle.put(w)
+            from sisessions import clip  # pydub is only needed when something is synthesized
+
             pcm = clip.process(Path(out))
         finally:
             try:

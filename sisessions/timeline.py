@@ -181,7 +181,9 @@ class _Expander:
                 if st.times is None or self.opts.reps_scale != 1.0:
                     times = max(1, min(100, round(times * self.opts.reps_scale)))
                 saved = self.blame
-                if self.blame is item_loc:  # blame the outermost repeat for a runaway
+                # A runaway is blamed on the outermost repeat, or on the session's item when
+                # its `repetitions` override set the count.
+                if self.blame is item_loc and not (st.times is None and reps is not None):
                     self.blame = st.loc
                 for i in range(1, times + 1):
                     if st.count:
