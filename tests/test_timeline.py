@@ -1,0 +1,156 @@
+"""Planning (SPEC §4): golden timelines for fixture scripts, sides, pace, skip, exact frames.
+
+The planner is pure: speech lengths are given to it. Here a fixed rule (0.4 s a word) stands
+in for the engine so that the golden files do not depend on a voice; the rendered-audio
+tests in test_export.py check the same timelines against real synthesized speech.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from sisessions.audio import RATE
+from sisessions.errors import ScriptError, UsageError
+from sisessions.script import Library
+from sisessions.timeline import (CHIME_FRAMES, SAFETY_LINE, PlanOptions, expand, number_word, place)
+from tests.conftest import FIXTURES
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def words_frames(text: str) -> int:
+    return len(text.split()) * RATE * 2 // 5
+
+
+def plan(name: str, **opts):
+    lib = Library([FIXTURES / "lib"])
+    s = lib.session(name)
+    o = PlanOptions(**opts)
+    return place(s, lib, expand(s, lib, o), o, words_frames)
+
+
+CASES = [
+    ("mini-left", "mini", {"side": "left"}),
+    ("mini-right-pace2", "mini", {"side": "right", "pace": 2.0}),
+    ("fixed", "fixed", {}),
+    ("mini-skip-tiny", "mini", {"side": "left", "skip": frozenset({"tiny"})}),
+]
+
+
+@pytest.mark.parametrize("golden,name,opts", CASES, ids=[c[0] for c in CASES])
+def test_golden_timeline(golden, name, opts):
+    got = plan(name, **opts).to_json_dict()
+    path = GOLDEN / f"{golden}.json"
+    if os.environ.get("SISESSIONS_UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(got, indent=1) + "\n")
+    assert got == json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("golden,name,opts", CASES, ids=[c[0] for c in CASES])
+def test_cues_are_contiguous_and_json_consistent(golden, name, opts):
+    tl = plan(name, **opts)
+    t = 0
+    for c in tl.cues:
+        assert c.start == t and c.frames > 0
+        t = c.end
+    d = tl.to_json_dict()
+    assert d["duration"] == round(tl.frames * 1000 / RATE) / 1000
+    for a, b in zip(d["cues"], d["cues"][1:]):
+        assert abs(a["start"] + a["duration"] - b["start"]) < 1e-9
+    assert {c["kind"] for c in d["cues"]} <= {"say", "pause", "chime"}
+
+
+def test_session_opens_with_safety_line_then_intro():
+    tl = plan("mini", side="left")
+    assert [c.text for c in tl.cues[:2]] == [SAFETY_LINE, "Hello."]
+    assert tl.cues[-1].text == "Goodbye."
+
+
+def test_sides_both_plays_working_then_other():
+    tl = plan("mini", side="right")
+    said = [c.text for c in tl.cues if c.kind == "say" and c.pattern == "sided-tiny"]
+    assert said == ["Roll to your right side.", "Your left arm rests.",
+                    "Roll to your left side.", "Your right arm rests."]
+    assert [c.side for c in tl.cues if c.pattern == "sided-tiny" and c.kind == "say"] == ["right"] * 2 + ["left"] * 2
+
+
+def test_fixed_side_needs_no_working_side():
+    tl = plan("fixed")
+    assert "Roll to your left side." in [c.text for c in tl.cues]
+
+
+def test_missing_side_says_how_to_give_one():
+    with pytest.raises(UsageError, match="--side left"):
+        plan("mini")
+
+
+def test_repeat_counts_and_placeholders():
+    said = [c.text for c in plan("mini", side="left").cues if c.kind == "say" and c.pattern == "tiny"]
+    assert said == ["Lie down.", "Breathe in.", "And out.", "One.", "Lift slightly, 1 of 2.",
+                    "Two.", "Lift slightly, 2 of 2."]
+
+
+def test_pace_scales_silences_not_speech_or_chimes():
+    a, b = plan("mini", side="left"), plan("mini", side="left", pace=2.0)
+    assert len(a.cues) == len(b.cues)
+    for x, y in zip(a.cues, b.cues):
+        assert x.kind == y.kind
+        assert y.frames == (x.frames if x.kind != "pause" else pytest.approx(2 * x.frames, abs=1))
+
+
+def test_breath_lengths_come_from_the_session():
+    tl = plan("mini", side="left")
+    i = [c.text for c in tl.cues].index("Breathe in.")
+    assert tl.cues[i + 1].frames == int(1.0 * RATE) and tl.cues[i + 3].frames == int(1.5 * RATE)
+
+
+def test_chimes_mark_item_boundaries():
+    tl = plan("mini", side="left")
+    chimes = [c for c in tl.cues if c.kind == "chime"]
+    # one per item start (tiny, sided-tiny x2 sides), one written in tiny, one closing
+    assert len(chimes) == 5 and all(c.frames == CHIME_FRAMES for c in chimes)
+
+
+def test_skip():
+    tl = plan("mini", side="left", skip=frozenset({"tiny"}))
+    assert {c.pattern for c in tl.cues} == {None, "sided-tiny"}
+    with pytest.raises(UsageError, match="not in session"):
+        plan("mini", side="left", skip=frozenset({"nope"}))
+    with pytest.raises(UsageError, match="nothing left"):
+        plan("mini", side="left", skip=frozenset({"tiny", "sided-tiny"}))
+
+
+def test_runaway_session_is_refused_before_any_audio(tmp_path):
+    lib = tmp_path / "lib"
+    (lib / "patterns").mkdir(parents=True)
+    (lib / "sessions").mkdir()
+    (lib / "patterns" / "p.yaml").write_text("title: P\nsteps:\n  - repeat:\n      times: 50\n      steps:\n        - pause: 300\n")
+    library = Library([lib])
+    s = library.session(str(lib / "patterns" / "p.yaml"))
+    with pytest.raises(ScriptError, match=r"p.yaml:3: the session would last more than 3 hours"):
+        expand(s, library, PlanOptions())
+
+
+@pytest.mark.parametrize("n,word", [(1, "One."), (7, "Seven."), (13, "Thirteen."), (20, "Twenty."),
+                                    (42, "Forty-two."), (99, "Ninety-nine."), (100, "One hundred.")])
+def test_number_words(n, word):
+    assert number_word(n) == word
+
+
+def test_show_json_cli_matches_spec_shape(cli):
+    out = cli("--scripts", FIXTURES / "lib", "show", "fixed", "--json", "--engine", "espeak", check=0).stdout
+    d = json.loads(out)
+    assert set(d) >= {"session", "title", "side", "pace", "duration", "cues"}
+    assert d["session"] == "fixed" and d["pace"] == 1.0
+    assert set(d["cues"][0]) >= {"start", "duration", "kind", "text", "pattern"}
+    assert d["cues"][-1]["start"] + d["cues"][-1]["duration"] == pytest.approx(d["duration"], abs=0.002)
+
+
+def test_lone_pattern_file_plays_as_a_session(cli):
+    out = cli("show", FIXTURES / "lib" / "patterns" / "tiny.yaml", "--json", "--engine", "espeak", check=0).stdout
+    d = json.loads(out)
+    assert d["session"] == "tiny" and any(c["pattern"] == "tiny" for c in d["cues"])
