@@ -115,7 +115,7 @@ def _plan(ctx, prepared, speech, label="Preparing the voice"):
     from sisessions import core
 
     missing = speech.missing(core.texts(prepared))
-    if not missing:
+    if not missing or not sys.stderr.isatty():  # a bar only for a person watching
         return core.plan(prepared, speech)
     with _progress(label, len(missing)) as bar:
         return core.plan(prepared, speech, lambda _t: bar.update(1))

@@ -9,7 +9,7 @@ from typing import Callable
 from sisessions import paths, settings
 from sisessions.cache import Cache
 from sisessions.engines.base import DEFAULT_RATE, check_rate, get_engine
-from sisessions.errors import UsageError
+from sisessions.errors import AudioError, UsageError
 from sisessions.script import Library, Session
 from sisessions.speech import Speech
 from sisessions.timeline import Event, PlanOptions, Timeline, expand, place
@@ -90,20 +90,27 @@ def resolve_output(out: str | None, tl: Timeline) -> tuple[Path, str]:
 
 
 def export(tl: Timeline, speech: Speech, out: str | None, bitrate: int = 64,
-           album: str = "sisessions") -> Path:
+           album: str = "sisessions", sidecars: bool = True) -> Path:
+    target, fmt = resolve_output(out, tl)
+    try:
+        _write(tl, speech, target, fmt, bitrate, album, sidecars)
+    except OSError as e:
+        raise AudioError(f"could not write {target}: {e.strerror or e}") from e
+    return target
+
+
+def _write(tl: Timeline, speech: Speech, target: Path, fmt: str, bitrate: int, album: str,
+           sidecars: bool = True) -> None:
     from sisessions.render import render
 
-    target, fmt = resolve_output(out, tl)
     if fmt == "wav":
         from sisessions.sinks.wavfile import write_wav
 
         write_wav(render(tl, speech), target)
     else:
-        from sisessions.sinks.mp3 import write_mp3
-        from sisessions.sinks.tags import write_tags
+        from sisessions.phone import write_session_mp3
 
-        write_mp3(render(tl, speech), target, bitrate, tag=lambda f: write_tags(f, tl, album))
-    return target
+        write_session_mp3(tl, speech, target, bitrate, album, sidecars)  # tags, chapters, .lrc/.vtt
 
 
 def duration_text(seconds: float) -> str:

@@ -78,14 +78,37 @@ class EspeakSynth:
         return [{"id": v.id, "name": v.name} for v in self.engine.getProperty("voices")]
 
     def synthesize(self, text: str, out: str) -> None:
-        # One utterance per runAndWait: the espeak driver mixes queued utterances otherwise.
-        if os.path.exists(out):
-            os.unlink(out)
-        self.engine.save_to_file(text, out)
-        self.engine.runAndWait()
-        if not os.path.exists(out):
-            # pyttsx3's espeak loop sometimes ends before the first utterance is written; a
-            # second loop finishes it (and says the same text again, so the file is right).
+        if LINUX:
+            self._synthesize_espeak(text, out)
+        else:
+            # One utterance per runAndWait: the drivers mix queued utterances otherwise.
+            self.engine.save_to_file(text, out)
             self.engine.runAndWait()
         if not os.path.exists(out) or os.path.getsize(out) <= 44:
             raise RuntimeError("espeak produced no audio")
+
+    def _synthesize_espeak(self, text: str, out: str) -> None:
+        """pyttsx3's espeak driver loop can end before an utterance is written (seen here on
+        the first utterance, and under load), and then writes it into the next call's file.
+        So the driver sets voice and rate, and synthesis runs through pyttsx3's own espeak-ng
+        bindings here: one utterance, collected in full, then espeak_Synchronize."""
+        import wave
+
+        from pyttsx3.drivers import _espeak
+
+        chunks: list[bytes] = []
+
+        def collect(wav, numsamples, events):
+            if numsamples > 0:
+                chunks.append(ctypes.string_at(wav, numsamples * 2))
+            return 0
+
+        self._callback = collect  # keep a reference: espeak calls it from C
+        _espeak.SetSynthCallback(collect)
+        _espeak.Synth(text.encode("utf-8"), flags=_espeak.ENDPAUSE | _espeak.CHARS_UTF8)
+        _espeak.Synchronize()
+        with wave.open(out, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(22050)  # espeak-ng's own output rate
+            w.writeframes(b"".join(chunks))

@@ -1,0 +1,166 @@
+"""Rendering and export: real speech, decoded by an independent ffmpeg, measured against the plan."""
+from __future__ import annotations
+
+import array
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import pytest
+
+from sisessions.audio import RATE
+from tests.conftest import FIXTURES, run_cli
+
+LIB = FIXTURES / "lib"
+
+
+def decode(path: Path) -> array.array:
+    """Any audio file -> s16 mono samples at RATE, decoded by Debian's ffmpeg (not ours)."""
+    raw = subprocess.run(["/usr/bin/ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1",
+                          "-ar", str(RATE), "-"], capture_output=True, check=True).stdout
+    return array.array("h", raw)
+
+
+def rms_db(samples, a: int, b: int) -> float:
+    seg = samples[max(0, a):max(0, b)]
+    if len(seg) == 0:
+        return -120.0
+    ms = sum(x * x for x in seg) / len(seg)
+    return 10 * math.log10(ms / 32768**2) if ms > 0 else -120.0
+
+
+def timeline(*args) -> dict:
+    return json.loads(run_cli("--scripts", LIB, "show", *args, "--json", check=0).stdout)
+
+
+@pytest.fixture
+def fixed_timeline():
+    # function scope: it must run inside the per-test isolation (same cache as the export)
+    return timeline("fixed")
+
+
+def test_wav_export_places_every_cue_exactly(tmp_path, fixed_timeline):
+    out = tmp_path / "fixed.wav"
+    run_cli("--scripts", LIB, "export", "fixed", "-o", out, check=0)
+    with wave.open(str(out)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (RATE, 1, 2)
+        pcm = array.array("h", w.readframes(w.getnframes()))
+    tl = fixed_timeline
+    assert len(pcm) / RATE == pytest.approx(tl["duration"], abs=0.05)
+    for cue in tl["cues"]:
+        a, b = round(cue["start"] * RATE), round((cue["start"] + cue["duration"]) * RATE)
+        if cue["kind"] == "pause":
+            assert max(map(abs, pcm[a + 25:b - 25])) == 0, cue    # true silence inside pauses (±1 ms of JSON rounding)
+        elif cue["kind"] == "say":
+            assert rms_db(pcm, a, b) > -35, cue                    # speech inside say cues
+        else:
+            assert -45 < rms_db(pcm, a, b) < -20, cue              # a soft chime
+
+
+def test_chime_is_soft_and_clickless(tmp_path, fixed_timeline):
+    from sisessions.chime import chime_pcm
+    from sisessions.timeline import CHIME_FRAMES
+
+    pcm = array.array("h", chime_pcm(CHIME_FRAMES))
+    assert pcm[0] == 0 and pcm[-1] == 0
+    assert max(map(abs, pcm)) < 32768 * 10 ** (-18 / 20)          # peak below -18 dBFS
+    assert max(abs(x) for x in pcm[:20]) < 200                     # a gentle attack, no click
+    assert max(abs(pcm[i] - pcm[i - 1]) for i in range(1, len(pcm))) < 2000
+
+
+def test_mp3_export_matches_timeline(tmp_path):
+    tl = timeline("mini", "--side", "left")
+    out = tmp_path / "mini.mp3"
+    proc = run_cli("--scripts", LIB, "export", "mini", "--side", "left", "-o", out, check=0)
+    assert "Wrote" in proc.stdout
+    pcm = decode(out)
+    assert len(pcm) / RATE == pytest.approx(tl["duration"], abs=0.05)
+    for cue in tl["cues"]:
+        a, b = round(cue["start"] * RATE), round((cue["start"] + cue["duration"]) * RATE)
+        if cue["kind"] == "pause" and cue["duration"] >= 0.5:
+            assert rms_db(pcm, a + 1500, b - 1500) < -60, cue      # 68 ms in from each edge
+        elif cue["kind"] == "say":
+            assert rms_db(pcm, a, b) > -35, cue
+    probe = json.loads(subprocess.run(["/usr/bin/ffprobe", "-v", "error", "-show_streams", "-show_format",
+                                       "-of", "json", str(out)], capture_output=True, check=True).stdout)
+    st = probe["streams"][0]
+    assert st["codec_name"] == "mp3" and st["channels"] == 1
+    assert 56_000 <= int(probe["format"]["bit_rate"]) <= 72_000
+    from mutagen.id3 import ID3
+
+    tags = ID3(str(out))
+    assert tags.version[:2] == (2, 3)
+    assert str(tags["TIT2"]) == "Mini Session (left side)"
+    assert str(tags["TPE1"]) == "sisessions" and str(tags["TALB"])
+
+
+def test_export_into_folder_and_bitrate(tmp_path):
+    d = tmp_path / "out"
+    run_cli("--scripts", LIB, "export", "fixed", "-o", f"{d}/", "--bitrate", "96", check=0)
+    f = d / "fixed.mp3"
+    probe = subprocess.run(["/usr/bin/ffprobe", "-v", "error", "-show_entries", "format=bit_rate", "-of",
+                            "csv=p=0", str(f)], capture_output=True, text=True, check=True).stdout
+    assert 88_000 <= int(probe) <= 104_000
+
+
+def test_bad_output_name_is_exit_2(tmp_path):
+    proc = run_cli("--scripts", LIB, "export", "fixed", "-o", tmp_path / "x.ogg", check=2)
+    assert ".mp3 or .wav" in proc.stderr and not (tmp_path / "x.ogg").exists()
+
+
+def _start_long_export(tmp_path, out):
+    """An export of the towel session at a slow pace, so there is time to interrupt it."""
+    run_cli("synth", "towel", check=0)  # warm the cache: the export itself is what we stop
+    return subprocess.Popen([sys.executable, "-m", "sisessions", "export", "towel", "--pace", "3",
+                             "-o", str(out), "--bitrate", "320"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"})
+
+
+def _wait_for_part(folder: Path, proc, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        parts = list(folder.glob(".*.part"))
+        if parts and parts[0].stat().st_size > 0:
+            return parts
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise AssertionError("the export never started writing")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
+def test_interrupted_export_leaves_nothing_at_the_output_path(tmp_path, sig):
+    out = tmp_path / "towel.mp3"
+    proc = _start_long_export(tmp_path, out)
+    _wait_for_part(tmp_path, proc)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert not out.exists()
+    if sig == signal.SIGINT:
+        assert proc.returncode == 1
+        assert err.strip().splitlines() == ["sisessions: Stopped."]
+        assert not list(tmp_path.glob(".*.part"))  # cleaned up on Ctrl-C
+    else:
+        assert proc.returncode == -signal.SIGKILL
+
+
+def test_disk_full_is_one_sentence_and_no_file(tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("mounting a tiny tmpfs needs root (CI runs as root)")
+    try:
+        proc = run_cli("--scripts", LIB, "export", "mini", "--side", "left", "-o", mnt / "mini.wav")
+        assert proc.returncode == 1, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+        assert "space" in proc.stderr.lower()
+        assert not (mnt / "mini.wav").exists() and not list(mnt.glob(".*"))
+    finally:
+        subprocess.run(["umount", str(mnt)])
