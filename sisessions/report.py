@@ -81,10 +81,12 @@ def engine_lines(with_voices: bool) -> Iterator[str]:
         voice, _ = e.resolve_voice(None)
         yield f"{name:<8} {e.label}{mark}; default voice: {voice}"
         if with_voices:
-            from sisessions.cache import Cache
-            from sisessions.speech import Speech
-            import tempfile
+            from sisessions.engines.base import DEFAULT_RATE, Worker, engine_timeout
 
-            with Speech(e.settings(None, 110), Cache(tempfile.gettempdir())) as sp:
-                for v in sp.voices():
-                    yield f"           {v['id']:<28} {v.get('name', '')}"
+            w = Worker(e.settings(None, DEFAULT_RATE))
+            try:
+                voices = w.request({"op": "voices"}, engine_timeout(""))["voices"]
+            finally:
+                w.close()
+            for v in voices:
+                yield f"           {v['id']:<28} {v.get('name', '')}"

@@ -108,12 +108,6 @@ class Speech:
         self._known[text] = hit
         return hit
 
-    def voices(self) -> list[dict]:
-        w = self._worker()
-        answer = w.request({"op": "voices"}, engine_timeout(""))
-        self._idle.put(w)
-        return answer["voices"]
-
     def close(self) -> None:
         for w in self._workers:
             w.close()
