@@ -67,7 +67,7 @@ def test_two_processes_synthesizing_at_once_both_succeed(fresh_cache):
 
 
 def test_killed_synthesis_leaves_only_complete_entries(fresh_cache):
-    args = [sys.executable, "-m", "sisessions", "synth", "towel"]
+    args = [sys.executable, "-m", "sisessions", "synth", "towel", "--engine", "espeak"]
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     end = time.time() + 120
     while time.time() < end and len(list(fresh_cache.glob("clips/*/*.wav"))) < 3:

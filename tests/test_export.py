@@ -115,9 +115,9 @@ def test_bad_output_name_is_exit_2(tmp_path):
 
 
 def _start_long_export(tmp_path, out):
-    """An export of the towel session at a slow pace, so there is time to interrupt it."""
-    run_cli("synth", "towel", check=0)  # warm the cache: the export itself is what we stop
-    return subprocess.Popen([sys.executable, "-m", "sisessions", "export", "towel", "--pace", "3",
+    """An export of a 40-minute session of three lines, so there is time to interrupt it."""
+    run_cli("--scripts", LIB, "synth", "long", check=0)  # warm: the export itself is stopped
+    return subprocess.Popen([sys.executable, "-m", "sisessions", "--scripts", str(LIB), "export", "long",
                              "-o", str(out), "--bitrate", "320"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             env={k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"})
@@ -136,7 +136,7 @@ def _wait_for_part(folder: Path, proc, timeout=60):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
 def test_interrupted_export_leaves_nothing_at_the_output_path(tmp_path, sig):
-    out = tmp_path / "towel.mp3"
+    out = tmp_path / "long.mp3"
     proc = _start_long_export(tmp_path, out)
     _wait_for_part(tmp_path, proc)
     proc.send_signal(sig)

@@ -128,7 +128,7 @@ def test_valid_library_passes(tmp_path):
 
     result = CliRunner().invoke(main, ["validate", str(FIXTURES / "lib")])
     assert result.exit_code == 0, result.output
-    assert "4 files checked: all valid." in result.output
+    assert "6 files checked: all valid." in result.output
 
 
 def test_builtin_library_is_valid():
