@@ -44,6 +44,10 @@ def open_library(scripts: tuple[str, ...] = ()) -> Library:
 
 def prepare(library: Library, name: str, choices: Choices) -> Prepared:
     """Load and check the session and expand it with the choices; no audio is made here."""
+    if name == "today":  # the programme's next session, from the practice log
+        from sisessions.today import resolve_name
+
+        name = resolve_name(library)
     session = library.session(name)
     check_rate(choices.rate)
     side = choices.side or settings.saved_side()

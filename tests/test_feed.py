@@ -1,0 +1,240 @@
+"""The podcast feed read by feedparser (a real client) and the read-only server, spoken to over
+real sockets: ranges, and every way out of the folder refused."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from tests.conftest import FIXTURES, run_cli
+from tests.test_phone import ARGS, TITLES, module_env
+
+LIB = FIXTURES / "phone"
+PODCAST = "https://podcastindex.org/namespace/1.0"
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, shared_cache):
+    """A phone folder with two exports (one through --to, one plain) and a feed."""
+    root = tmp_path_factory.mktemp("feed")
+    env = module_env(root, shared_cache)
+    d = root / "Phone"
+    run_cli("--scripts", LIB, "export", *ARGS, "--to", d, env=env, check=0)
+    run_cli("--scripts", LIB, "export", "knee-sway", "--engine", "espeak", "-o", d / "knee sway.mp3",
+            env=env, check=0)
+    old = time.time() - 86400  # made yesterday: the feed lists the newest first
+    os.utime(d / "knee sway.mp3", (old, old))
+    run_cli("feed", d, "--base-url", "http://127.0.0.1:8765/", env=env, check=0)
+    return d
+
+
+@pytest.fixture
+def server(folder):
+    """The folder served on a free port of 127.0.0.1 in a thread; always shut down."""
+    from sisessions.serve import make_server
+
+    srv = make_server(folder, "127.0.0.1", 0)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield srv.server_address[1]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        t.join(5)
+
+
+def get(port: int, path: str, headers: dict | None = None, method: str = "GET"):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, headers=headers or {})  # sent as is: no client-side cleaning
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- the feed
+
+
+def test_feedparser_reads_a_valid_podcast_feed(folder):
+    f = feedparser.parse(str(folder / "feed.xml"))
+    assert not f.bozo, f.bozo_exception
+    assert f.version == "rss20"
+    assert f.feed.title == "sisessions"
+    assert f.feed.image.href == "http://127.0.0.1:8765/feed-cover.png"
+    assert [e.title.rsplit(", ", 1)[0] for e in f.entries] == ["Short Practice (left side)", "Knee Sway"]
+    for e in f.entries:
+        (enc,) = e.enclosures
+        name = enc.href.rsplit("/", 1)[1].replace("%20", " ")
+        assert enc.type == "audio/mpeg"
+        assert int(enc.length) == (folder / name).stat().st_size
+        assert e.id.startswith("sisessions-") and e.published_parsed
+        assert e.itunes_duration.count(":") == 2
+    assert f.entries[1].enclosures[0].href == "http://127.0.0.1:8765/knee%20sway.mp3"
+    assert (folder / "feed-cover.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_episode_links_its_chapters_json(folder):
+    items = ET.parse(folder / "feed.xml").getroot().findall("./channel/item")
+    url = items[0].find(f"{{{PODCAST}}}chapters").attrib
+    assert url["type"] == "application/json+chapters"
+    rel = url["url"].split("8765/", 1)[1]
+    data = json.loads((folder / rel).read_text(encoding="utf-8"))
+    assert data["version"].startswith("1.")
+    assert [c["title"] for c in data["chapters"]] == TITLES
+    starts = [c["startTime"] for c in data["chapters"]]
+    assert starts[0] == 0 and starts == sorted(starts)
+
+
+def test_the_feed_is_rewritten_only_when_something_changed(folder, cli):
+    before = (folder / "feed.xml").stat().st_mtime_ns
+    cli("feed", folder, "--base-url", "http://127.0.0.1:8765", check=0)
+    assert (folder / "feed.xml").stat().st_mtime_ns == before
+
+
+def test_feed_tidies_only_its_own_chapters_of_removed_mp3s(tmp_path, cli):
+    d = tmp_path / "Phone"
+    cli("--scripts", LIB, "export", "knee-sway", "--engine", "espeak", "-o", d / "a.mp3", check=0)
+    cli("feed", d, "--base-url", "http://pc.local:8765/", check=0)
+    (d / "feed-chapters" / "mine.json").write_text('{"note": "my own"}')
+    (d / "a.mp3").unlink()
+    proc = cli("feed", d, "--base-url", "http://pc.local:8765/", check=0)
+    assert "0 episodes" in proc.stdout
+    assert sorted(p.name for p in (d / "feed-chapters").iterdir()) == ["mine.json"]
+
+
+def test_a_broken_mp3_is_left_out_with_a_message(tmp_path, cli):
+    (tmp_path / "broken.mp3").write_bytes(b"\x00" * 100)
+    proc = cli("feed", tmp_path, "--base-url", "http://pc.local:8765/", check=0)
+    assert "Left out" in proc.stderr and "broken.mp3" in proc.stderr
+    assert feedparser.parse(str(tmp_path / "feed.xml")).entries == []
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (("DIR", "--base-url", "ftp://pc/"), 2, "--base-url"),
+    (("DIR", "--base-url", "pc.local:8765"), 2, "--base-url"),
+    (("MISSING", "--base-url", "http://pc/"), 2, "no such folder"),
+])
+def test_bad_feed_input_is_one_line_and_exit_2(tmp_path, cli, args, code, words):
+    args = [str(tmp_path / "nope") if a == "MISSING" else str(tmp_path) if a == "DIR" else a for a in args]
+    proc = cli("feed", *args, check=code)
+    assert words in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------- serve
+
+
+def test_serve_answers_range_requests_with_the_right_bytes(folder, server):
+    name = next(folder.glob("*-short.mp3")).name
+    data = (folder / name).read_bytes()
+    status, headers, body = get(server, "/" + name, {"Range": "bytes=100-1099"})
+    assert status == 206 and body == data[100:1100]
+    assert headers["Content-Range"] == f"bytes 100-1099/{len(data)}"
+    assert headers["Content-Type"] == "audio/mpeg" and headers["Accept-Ranges"] == "bytes"
+    status, headers, body = get(server, "/" + name, {"Range": "bytes=-500"})
+    assert status == 206 and body == data[-500:]
+    status, _, body = get(server, "/" + name, {"Range": f"bytes={len(data) - 10}-"})
+    assert status == 206 and body == data[-10:]
+    status, headers, _ = get(server, "/" + name, {"Range": f"bytes={len(data)}-"})
+    assert status == 416 and headers["Content-Range"] == f"bytes */{len(data)}"
+    status, headers, body = get(server, "/" + name)
+    assert status == 200 and body == data and int(headers["Content-Length"]) == len(data)
+    status, headers, body = get(server, "/" + name, method="HEAD")
+    assert status == 200 and body == b"" and int(headers["Content-Length"]) == len(data)
+
+
+def test_serve_feed_and_spaces_in_names(folder, server):
+    status, headers, body = get(server, "/feed.xml")
+    assert status == 200 and headers["Content-Type"] == "application/rss+xml"
+    assert not feedparser.parse(body).bozo
+    status, _, body = get(server, "/knee%20sway.mp3", {"Range": "bytes=0-2"})
+    assert status == 206 and body == (folder / "knee sway.mp3").read_bytes()[:3]
+
+
+@pytest.mark.parametrize("path", [
+    "/../../../../etc/passwd",
+    "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/..%2f..%2f..%2fetc%2fpasswd",
+    "/feed-chapters/../../secret.txt",
+    "//etc/passwd",
+    "/%2Fetc%2Fpasswd",
+    "/%5C..%5Csecret.txt",
+    "http://127.0.0.1/../secret.txt",
+    "/C:/Windows/win.ini",
+    "/outside-link/secret.txt",
+])
+def test_serve_refuses_every_path_out_of_the_folder(folder, server, path):
+    secret = folder.parent / "secret.txt"
+    secret.write_text("TOP SECRET")
+    link = folder / "outside-link"
+    if not link.exists():
+        link.symlink_to(folder.parent, target_is_directory=True)
+    try:
+        status, _, body = get(server, path)
+    finally:
+        link.unlink()
+    assert status in (400, 403), (path, status)
+    assert b"TOP SECRET" not in body and b"root:" not in body
+
+
+def test_serve_hides_hidden_files_and_is_read_only(folder, server):
+    assert get(server, "/.sisessions-exports.json")[0] == 404
+    assert get(server, "/nothing-here.mp3")[0] == 404
+    before = sorted(p.name for p in folder.iterdir())
+    for method in ("PUT", "POST", "DELETE"):
+        assert get(server, "/feed.xml", method=method)[0] == 501
+    assert sorted(p.name for p in folder.iterdir()) == before
+    status, _, body = get(server, "/")
+    assert status == 200 and b"feed.xml" in body and b"sisessions-exports" not in body
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_serve_command_binds_localhost_and_stops_cleanly_on_ctrl_c(folder):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"}
+    env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen([sys.executable, "-m", "sisessions", "serve", str(folder), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        first = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in first
+        status, _, body = get(port, "/feed.xml", {"Range": "bytes=0-4"})
+        assert status == 206 and body == b"<?xml"
+        with pytest.raises(OSError):  # not reachable on another address of this machine
+            other = socket.gethostbyname(socket.gethostname())
+            if other.startswith("127."):
+                raise OSError("only loopback here")
+            socket.create_connection((other, port), timeout=2).close()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_says_so_when_the_port_is_taken(folder, cli):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        proc = cli("serve", folder, "--port", s.getsockname()[1], check=1)
+    assert "already in use" in proc.stderr and "Traceback" not in proc.stderr
