@@ -35,3 +35,10 @@ def save_side(side: str) -> None:
     data = load()
     data["side"] = side
     atomic_write_text(_file(), json.dumps(data, indent=2) + "\n")
+
+
+def save_value(key: str, value) -> None:
+    """Save one more setting (e.g. the programme `today` follows), keeping the others."""
+    data = load()
+    data[key] = value
+    atomic_write_text(_file(), json.dumps(data, indent=2) + "\n")
