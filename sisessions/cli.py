@@ -550,3 +550,62 @@ def log_cmd(pain, note, days):
     click.echo(f"Last {days} days (* practised):")
     for line in log.summary(records, days):
         click.echo(line)
+
+
+# ---------------------------------------------------------------- playing and the practice log (issue 5)
+
+
+@main.command()
+@click.argument("session")
+@click.option("--player", type=click.Choice(["auto", "miniaudio", "simpleaudio"]), default="auto",
+              show_default=True, help="The audio backend; auto takes the first that works.")
+@click.option("--delay", type=click.FloatRange(0, 3600), default=0, metavar="SECONDS",
+              help="Silence before the start, to get down onto the floor.")
+@click.option("--announce", is_flag=True, help="With --delay: say \"Starting in N seconds.\" at once.")
+@click.option("--from", "start_at", metavar="PATTERN", help="Start at this pattern (e.g. after a stop).")
+@session_options
+@click.pass_context
+def play(ctx, session, player, delay, announce, start_at, choices):
+    """Play the session on this computer's audio output, hands-free.
+
+    Keys: space pause/resume, n next pattern, b back to the pattern's start, r repeat the
+    last line, q quit. Every play is written to the practice log (`sisessions log`).
+
+    Example: sisessions play towel --side left --delay 20 --announce
+    """
+    from sisessions import core
+    from sisessions.play import PlayOptions
+    from sisessions.play import play as run_play
+
+    prepared = _prepare(ctx, session, choices)
+    opts = PlayOptions(player=player, delay=delay, announce=announce, start_at=start_at)
+    with core.speech_session(choices, ctx.obj["cache_dir"]) as speech:
+        done = run_play(prepared, speech, opts, session, debug=ctx.obj["debug"])
+    click.echo(done.message)
+
+
+@main.command("log")
+@click.option("--pain", type=click.IntRange(0, 10), default=None, metavar="0..10",
+              help="Record today's pain (0 none, 10 the worst).")
+@click.option("--note", metavar="TEXT", help="With --pain: a few words about it.")
+@click.option("--days", type=click.IntRange(1, 3650), default=14, show_default=True, help="How many days to show.")
+def log_cmd(pain, note, days):
+    """Your practice: the recent days, the streak of days in a row, and pain entries.
+
+    Example: sisessions log --pain 3 --note "stiff after sitting"
+    """
+    from sisessions import log
+    from sisessions.errors import UsageError
+
+    if note is not None and pain is None:
+        raise UsageError("--note goes with --pain (e.g. --pain 3 --note \"stiff\")")
+    if pain is not None:
+        log.append(log.pain_record(pain, note))
+        click.echo(f"Pain {pain}/10 recorded for today.")
+        return
+    records, warnings = log.read()
+    for w in warnings:
+        click.echo(f"sisessions: {w}", err=True)
+    click.echo(f"Last {days} days (* practised):")
+    for line in log.summary(records, days):
+        click.echo(line)

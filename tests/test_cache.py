@@ -92,3 +92,14 @@ def test_cache_dir_option_overrides_env(tmp_path):
     d = tmp_path / "elsewhere"
     out = run_cli("--cache-dir", d, "cache", "info", check=0).stdout
     assert f"place: {d}" in out
+
+
+def test_atomic_files_follow_the_umask(tmp_path):
+    from sisessions.fileio import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644

@@ -1,0 +1,259 @@
+"""Audio output backends: miniaudio (default, streams from a pull callback) and simpleaudio.
+
+A backend pulls frames from a `Source` (play.Feeder) and never decides what to play. The
+source must never block: it returns silence when nothing is ready.
+
+- miniaudio: the device's callback asks for N frames and gets exactly N; playback position is
+  the count of frames handed over, so cue starts are exact to the sample.
+- simpleaudio: it can only play whole buffers, so a thread walks the source by the wall clock
+  and plays each sound cue (a spoken line, a chime) as one buffer; silences are clock time,
+  and the few milliseconds each buffer takes to open are won back in the next silence.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+import time
+from typing import Protocol
+
+from sisessions.audio import CHANNELS, FRAME_BYTES, RATE, WIDTH
+from sisessions.errors import AudioError
+
+PLAYERS = ("auto", "miniaudio", "simpleaudio")
+PERIOD_MS = 50            # one device callback per 50 ms: Ctrl-C and pause are heard at once
+STALL_SECONDS = 4.0       # no callback for this long while running: the output went away
+
+
+class Source(Protocol):
+    def read(self, frames: int) -> bytes: ...
+    def sound_ahead(self) -> tuple[int, bytes] | None: ...
+    def advance(self, frames: int, hold: int | None = None) -> int: ...
+    @property
+    def generation(self) -> int: ...
+
+
+class NoOutput(AudioError):
+    """No audio output could be opened (no device, no sound server)."""
+
+
+class Player:
+    name = ""
+    latency = 0.2  # seconds of audio that may still be queued after the last frame was taken
+
+    def start(self, source: Source) -> None:
+        raise NotImplementedError
+
+    def alive(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+# ---------------------------------------------------------------- C libraries' chatter
+
+
+@contextlib.contextmanager
+def quiet_c_stderr():
+    """Send what C libraries print on fd 2 (ALSA's 'cannot find card', libpulse's 'Connection
+    terminated') to a temp file while audio runs; Python's own stderr keeps the terminal."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 at all (a daemon): nothing to protect
+        yield
+        return
+    old_stderr = sys.stderr
+    with tempfile.TemporaryFile() as sink:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+        try:
+            sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=getattr(
+                old_stderr, "encoding", None) or "utf-8", errors="replace")
+            os.dup2(sink.fileno(), 2)
+            yield
+        finally:
+            new = sys.stderr
+            sys.stderr = old_stderr
+            with contextlib.suppress(OSError, ValueError):
+                new.flush()
+                new.close()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if os.environ.get("SISESSIONS_DEBUG"):
+                sink.seek(0)
+                chatter = sink.read().decode(errors="replace").strip()
+                if chatter:
+                    print(f"(audio libraries said: {chatter[-2000:]})", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- miniaudio
+
+
+def _import_miniaudio():
+    # miniaudio imports numpy when it can (0.1 s) though we only ever hand it bytes: hide
+    # numpy while it loads so that a warm start stays well under half a second.
+    hide = "numpy" not in sys.modules
+    if hide:
+        sys.modules["numpy"] = None  # type: ignore[assignment]
+    try:
+        import miniaudio
+    finally:
+        if hide:
+            sys.modules.pop("numpy", None)
+    return miniaudio
+
+
+class MiniaudioPlayer(Player):
+    name = "miniaudio"
+
+    def __init__(self, app_name: str = "sisessions"):
+        try:
+            ma = _import_miniaudio()
+        except ImportError as e:
+            raise NoOutput("the miniaudio package is missing (pip install miniaudio)") from e
+        backends = [b for b in ma.Backend if b not in (ma.Backend.NULL, ma.Backend.CUSTOM)]
+        try:
+            self.device = ma.PlaybackDevice(
+                output_format=ma.SampleFormat.SIGNED16, nchannels=CHANNELS, sample_rate=RATE,
+                buffersize_msec=PERIOD_MS, backends=backends, app_name=app_name)
+        except ma.MiniaudioError as e:
+            raise NoOutput(f"miniaudio found no audio output ({e.args[0] if e.args else e})") from e
+        self.latency = 3 * PERIOD_MS / 1000
+        self._last = time.monotonic()
+        self._error: BaseException | None = None
+
+    def _pull(self, source: Source):
+        frames = yield b""
+        while True:
+            self._last = time.monotonic()
+            try:
+                data = source.read(frames)
+            except BaseException as e:  # never let an exception escape into the audio thread
+                self._error = e
+                data = bytes(frames * FRAME_BYTES)
+            frames = yield data
+
+    def start(self, source: Source) -> None:
+        gen = self._pull(source)
+        next(gen)
+        self._last = time.monotonic()
+        try:
+            self.device.start(gen)
+        except Exception as e:
+            raise NoOutput(f"the audio device would not start ({e})") from e
+
+    def alive(self) -> bool:
+        if self._error is not None:
+            raise self._error
+        return time.monotonic() - self._last < STALL_SECONDS
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.device.close()
+
+
+# ---------------------------------------------------------------- simpleaudio
+
+
+class SimpleaudioPlayer(Player):
+    name = "simpleaudio"
+    TICK = 0.02
+
+    def __init__(self):
+        try:
+            import simpleaudio
+        except ImportError as e:
+            raise AudioError("the simpleaudio player is not installed: "
+                             "pip install 'sisessions[simpleaudio]' (it needs libasound2-dev to build)") from e
+        self.sa = simpleaudio
+        try:  # open the output once with 10 ms of silence: no output, no start
+            simpleaudio.play_buffer(bytes(RATE // 100 * FRAME_BYTES), CHANNELS, WIDTH, RATE).wait_done()
+        except Exception as e:
+            raise NoOutput(f"simpleaudio found no audio output ({e})") from e
+        self.latency = 0.1
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._dead = False
+        self._error: BaseException | None = None
+
+    def start(self, source: Source) -> None:
+        self._thread = threading.Thread(target=self._run, args=(source,), name="simpleaudio", daemon=True)
+        self._thread.start()
+
+    def _run(self, source: Source) -> None:
+        try:
+            self._walk(source)
+        except self.sa._simpleaudio.SimpleaudioError:  # the output went away: ALSA refused a buffer
+            self._dead = True
+        except Exception as e:
+            self._error = e
+
+    def _walk(self, source: Source) -> None:
+        """Advance the source by the clock; play each sound cue as one buffer when it starts."""
+        t_ref = time.monotonic()
+        pos = 0                       # frames taken from the source since t_ref
+        playing = None                # (play object, generation, event index)
+        while not self._stop.is_set():
+            if playing is not None:
+                po, gen, index = playing
+                if source.generation != gen:
+                    po.stop()
+                if not po.is_playing():
+                    if source.generation == gen:  # heard out: its event is over, even if the clock lags
+                        pos += source.advance(1 << 30, hold=index)
+                    playing = None
+                    continue
+            else:
+                ahead = source.sound_ahead()
+                if ahead is not None:
+                    gen = source.generation
+                    index, pcm = ahead
+                    playing = (self.sa.play_buffer(pcm, CHANNELS, WIDTH, RATE), gen, index)
+            self._stop.wait(self.TICK)
+            due = int((time.monotonic() - t_ref) * RATE) - pos
+            if due > RATE // 2:  # the machine stalled: never rush through what was missed
+                t_ref += (due - RATE // 50) / RATE
+                due = RATE // 50
+            if due > 0:
+                # A sound cue never runs ahead of its own buffer: the clock waits at its end
+                # until it is heard out and catches up in the silence that follows.
+                pos += source.advance(due, hold=playing[2] if playing else None)
+        if playing is not None:
+            playing[0].stop()
+
+    def alive(self) -> bool:
+        if self._error is not None:
+            raise self._error
+        return not self._dead
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        with contextlib.suppress(Exception):
+            self.sa.stop_all()
+
+
+# ---------------------------------------------------------------- choosing
+
+
+def open_player(name: str = "auto") -> Player:
+    """The named backend, opened; `auto` takes the first that opens. Raises NoOutput (exit 1)."""
+    if name not in PLAYERS:
+        raise AudioError(f"unknown player '{name}'; choose one of: {', '.join(PLAYERS)}")
+    if name == "miniaudio":
+        return MiniaudioPlayer()
+    if name == "simpleaudio":
+        return SimpleaudioPlayer()
+    reasons = []
+    for cls in (MiniaudioPlayer, SimpleaudioPlayer):
+        try:
+            return cls()
+        except AudioError as e:
+            reasons.append(str(e))
+    raise NoOutput("; ".join(reasons))
