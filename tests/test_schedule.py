@@ -206,7 +206,7 @@ def test_remove_an_unknown_id_is_exit_2(user):
 
 
 def test_the_entry_runs_with_crons_bare_environment(user, tmp_path, isolated):
-    phone = tmp_path / "phone"
+    phone = tmp_path / "my 50% phone"  # cron turns a bare % into a line break: it must be escaped
     p = add("--at", "06:30", "--days", "mon-fri", "first", "--to", phone, "--keep", "3")
     sid = added_id(p)
     line = ours(table(user))[sid]
@@ -228,7 +228,7 @@ def test_the_entry_runs_with_crons_bare_environment(user, tmp_path, isolated):
 
     listing = run_cli("schedule", "list", check=0).stdout
     row = next(ln for ln in listing.splitlines() if ln.startswith(sid))
-    assert re.search(rf"{sid}  06:30  mon-fri\s+export first --to \S+phone --keep 3\s+last run: \S+ \S+ ok", row)
+    assert re.search(rf"{sid}  06:30  mon-fri\s+export first --to '\S+/my 50% phone' --keep 3\s+last run: \S+ \S+ ok", row)
 
 
 def test_a_failed_run_is_logged_with_its_reason(user, tmp_path, isolated):
@@ -389,11 +389,8 @@ def test_days(text, days, shown, cron):
     assert schedule.parse_days(cron) == days  # `list` reads the entry back
 
 
-@pytest.mark.parametrize("text", ["mon-fry", "8", "mo", "mon-tue-wed", "", "x,mon"])
+@pytest.mark.parametrize("text", ["mon-fry", "8", "mo", "mon-tue-wed", "x,mon", "mon,"])
 def test_bad_days(text):
-    if text == "":
-        assert schedule.parse_days(text) == set(range(7))
-        return
     with pytest.raises(UsageError):
         schedule.parse_days(text)
 
