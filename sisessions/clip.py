@@ -1,4 +1,10 @@
-"""What the engine gave -> one clip in the internal format: converted, trimmed, levelled."""
+"""What the engine gave -> one clip in the internal format: phrases trimmed, paced, levelled.
+
+A line is synthesized phrase by phrase (phrasing.py); here each phrase is converted to the
+internal format and trimmed, the phrases are joined by silences sized so the clip lasts
+words / rate, and the clip is levelled to one loudness (-16 LUFS, true peak <= -2 dBTP) so
+that every engine, every voice and every line sound equally loud.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,18 +13,19 @@ from sisessions.audio import CHANNELS, RATE, WIDTH, ffmpeg_exe
 from sisessions.errors import EngineError
 
 # Bump when the processing below changes, so the cache never serves clips made the old way.
-PROCESS_VERSION = 1
-SILENCE_DBFS = -50.0
-EDGE_MS = 40            # silence kept before and after the words
-TARGET_DBFS = -20.0     # average level of speech
-PEAK_DBFS = -1.5        # never louder than this
+PROCESS_VERSION = 2
+SILENCE_DB = -50.0      # below the phrase's loudest 5 ms by this much counts as silence
+EDGE_S = 0.040          # silence kept before and after the words of each phrase
+TARGET_LUFS = -16.0     # the spoken-word norm (EBU R128 for podcasts), every clip alike
+CEILING_DBTP = -2.0     # true peak; 1 dB below the export's -1 dBTP leaves room for MP3
 
-
-# pydub is imported inside the functions: the cache needs PROCESS_VERSION on every start,
-# and a warm start must not pay for pydub (and audioop) when nothing is synthesized.
+# pydub and numpy are imported inside the functions: the cache needs PROCESS_VERSION on every
+# start, and a warm start must not pay for them when nothing is synthesized.
 
 
 def load(path: Path):
+    """The engine's file as float samples in [-1, 1] at the internal rate, mono."""
+    import numpy as np
     from pydub import AudioSegment
 
     AudioSegment.converter = ffmpeg_exe()
@@ -26,29 +33,40 @@ def load(path: Path):
         seg = AudioSegment.from_file(str(path))
     except Exception as e:  # pydub raises several kinds for unreadable audio
         raise EngineError(f"the engine's audio could not be read ({type(e).__name__})") from e
-    return seg.set_channels(CHANNELS).set_frame_rate(RATE).set_sample_width(WIDTH)
+    seg = seg.set_channels(CHANNELS).set_frame_rate(RATE).set_sample_width(WIDTH)
+    return np.frombuffer(seg.raw_data, dtype="<i2").astype(np.float64) / 32768.0
 
 
-def trim(seg):
-    from pydub.silence import detect_leading_silence
+def trim(x):
+    """The words of a phrase with EDGE_S of silence either side (5 ms windows, as pydub)."""
+    import numpy as np
 
-    start = detect_leading_silence(seg, SILENCE_DBFS, chunk_size=5)
-    end = detect_leading_silence(seg.reverse(), SILENCE_DBFS, chunk_size=5)
-    if start >= len(seg):
-        raise EngineError("the engine produced only silence")
-    return seg[max(0, start - EDGE_MS): len(seg) - max(0, end - EDGE_MS)]
-
-
-def level(seg):
-    seg = seg.apply_gain(TARGET_DBFS - seg.dBFS)
-    if seg.max_dBFS > PEAK_DBFS:
-        seg = seg.apply_gain(PEAK_DBFS - seg.max_dBFS)
-    return seg
-
-
-def process(path: Path) -> bytes:
-    """Raw PCM frames (s16le, RATE, mono) of the engine's output file, ready to cache."""
-    seg = load(path)
-    if len(seg) == 0:
+    win = int(0.005 * RATE)
+    n = len(x) // win
+    if n == 0:
         raise EngineError("the engine produced empty audio")
-    return level(trim(seg)).raw_data
+    rms = np.sqrt((x[: n * win].reshape(n, win) ** 2).mean(axis=1))
+    if rms.max() <= 1e-5:
+        raise EngineError("the engine produced only silence")
+    loud = np.nonzero(rms > rms.max() * 10 ** (SILENCE_DB / 20))[0]
+    edge = int(EDGE_S * RATE)
+    start = max(0, loud[0] * win - edge)
+    end = min(len(x), (loud[-1] + 1) * win + edge)
+    return x[start:end]
+
+
+def assemble(paths: list[Path], phrases, wpm: int) -> bytes:
+    """Raw PCM (s16le, RATE, mono) of one line from its phrases' files, ready to cache."""
+    import numpy as np
+
+    from sisessions import loudness, phrasing
+
+    parts = [trim(load(p)) for p in paths]
+    speech = sum(len(p) for p in parts) / RATE
+    text = " ".join(ph.text for ph in phrases)
+    gaps = phrasing.gaps(tuple(phrases), speech, phrasing.target_seconds(text, wpm))
+    pieces = []
+    for part, gap in zip(parts, gaps):
+        pieces += [part, np.zeros(int(round(gap * RATE)))]
+    x = loudness.normalize(np.concatenate(pieces), RATE, TARGET_LUFS, CEILING_DBTP)
+    return (np.clip(np.round(x * 32768.0), -32768, 32767)).astype("<i2").tobytes()

@@ -81,13 +81,20 @@ class Speech:
         with self._lock:
             if self._tmp is None:
                 self._tmp = Path(tempfile.mkdtemp(prefix="sisessions-"))
-        fd, out = tempfile.mkstemp(suffix=".wav", dir=self._tmp)
-        os.close(fd)
+        from sisessions import phrasing  # each phrase alone: clip.assemble paces the gaps
+
+        phrases = phrasing.split(text)
+        outs = []
+        for _ in phrases:
+            fd, out = tempfile.mkstemp(suffix=".wav", dir=self._tmp)
+            os.close(fd)
+            outs.append(out)
         try:
             for attempt in (1, 2):
                 w = self._worker()
                 try:
-                    w.request({"op": "synth", "text": text, "out": out}, engine_timeout(text))
+                    for ph, out in zip(phrases, outs):
+                        w.request({"op": "synth", "text": ph.text, "out": out}, engine_timeout(ph.text))
                     break
                 except EngineError:
                     # A worker that failed, crashed or hung is never reused: whatever it left
@@ -98,12 +105,13 @@ class Speech:
             self._idle.put(w)
             from sisessions import clip  # pydub is only needed when something is synthesized
 
-            pcm = clip.process(Path(out))
+            pcm = clip.assemble([Path(o) for o in outs], phrases, self.settings.rate)
         finally:
-            try:
-                os.unlink(out)
-            except OSError:
-                pass
+            for out in outs:
+                try:
+                    os.unlink(out)
+                except OSError:
+                    pass
         hit = self.cache.put(self.cache.key(self.settings, text), pcm)
         self._known[text] = hit
         return hit

@@ -28,6 +28,7 @@ DEFAULT_RATE = 110  # words per minute, measured on the audio (SPEC: slow, 120 o
 RATE_RANGE = (60, 200)
 # The engines in order of preference: the first installed one is the default.
 REGISTRY: dict[str, str] = {
+    "piper": "sisessions.engines.piper:PiperEngine",
     "espeak": "sisessions.engines.espeak:EspeakEngine",
 }
 

@@ -7,10 +7,12 @@ import os
 import sys
 
 from sisessions.engines.base import Engine, dist_version
+from sisessions.phrasing import ARTICULATION
 
-# pyttsx3's espeak rate is espeak's own "words per minute", which came out ~19% faster than
-# asked when measured on the audio (rate 120 -> ~143 wpm); this factor makes --rate true.
-RATE_FACTOR = 0.84
+# espeak's own "rate" is not what comes out: measured on the trimmed audio of phrases
+# (benchmarks/calibrate.py), espeak speaks 1.35 words per minute per unit of rate.
+WPM_PER_RATE = 1.35
+ESPEAK_RATES = (80, 450)  # espeak-ng's own limits
 LINUX = sys.platform.startswith("linux")
 DEFAULT_VOICE = "gmw/en-us" if LINUX else ""
 
@@ -39,7 +41,9 @@ class EspeakEngine(Engine):
         return v, v  # checked against the engine's list in the worker
 
     def params_for_rate(self, wpm):
-        return {"rate": round(wpm * RATE_FACTOR)}
+        # The spoken part runs at ARTICULATION x wpm; the silences of phrasing.py slow it to wpm.
+        lo, hi = ESPEAK_RATES
+        return {"rate": min(max(round(ARTICULATION * wpm / WPM_PER_RATE), lo), hi)}
 
 
 def _load_espeak_library() -> None:
@@ -61,8 +65,18 @@ class EspeakSynth:
         import pyttsx3
 
         self.engine = pyttsx3.init("espeak" if LINUX else None)
-        if voice:
-            self.engine.setProperty("voice", self._find(voice))
+        voice_id = self._find(voice) if voice else None
+        if LINUX:
+            # pyttsx3 queues property changes until its loop runs, and _synthesize_espeak never
+            # runs that loop: so voice and rate go to espeak-ng at once, through the driver.
+            from pyttsx3.drivers.espeak import EspeakDriver
+
+            if voice_id:
+                EspeakDriver.setProperty("voice", voice_id)
+            EspeakDriver.setProperty("rate", int(params["rate"]))
+            return
+        if voice_id:
+            self.engine.setProperty("voice", voice_id)
         self.engine.setProperty("rate", int(params["rate"]))
 
     def _find(self, voice: str) -> str:

@@ -1,0 +1,84 @@
+"""Calm pacing of one spoken line: its phrases, and the silences between and after them.
+
+A slow voice that sounds human keeps its words near a normal pace and slows down through
+silence: a short one at a comma, a longer one between sentences, and one after the last
+sentence before whatever comes next. Each phrase is synthesized on its own and the clip is
+assembled from them (clip.assemble), so the pace is the same for every engine, and `--rate`
+(words per minute, measured on the clip) is met by sizing these silences.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Split after , ; : (a phrase) or . ! ? (a sentence), with any closing quote or bracket,
+# when a space follows: "1,000" and "e.g.," stay whole enough, and no text is ever lost.
+_BREAK = re.compile(r"[,;:.!?][\"'’”)\]]*\s+")
+SENTENCE_END = ".!?"
+
+# The spoken part of a line runs this much faster than the requested rate; the silences
+# make up the rest. Engines calibrate their own speed setting to it (engines/*.py).
+ARTICULATION = 1.55
+# Silences in seconds (lowest, highest). Within these bounds the silences grow or shrink
+# together so that the whole clip lasts words / rate; outside them the rate gives way, as a
+# gap of 3 s inside a sentence would sound broken.
+COMMA_GAP = (0.20, 0.80)
+SENTENCE_GAP = (0.40, 1.40)
+END_GAP = (0.25, 4.00)
+# A sentence gap is twice a comma gap, and so is the silence after the last phrase.
+COMMA_WEIGHT, SENTENCE_WEIGHT, END_WEIGHT = 1.0, 2.0, 2.0
+
+
+@dataclass(frozen=True)
+class Phrase:
+    text: str
+    ends: str          # "comma", "sentence" or "end" (the last phrase of the line)
+
+
+def split(text: str) -> tuple[Phrase, ...]:
+    """The phrases of a line, each with its own punctuation; joined by spaces they give the line."""
+    text = text.strip()
+    parts, start = [], 0
+    for m in _BREAK.finditer(text):
+        parts.append(text[start:m.end()].strip())
+        start = m.end()
+    parts = [p for p in parts + [text[start:].strip()] if p]
+    if not parts:
+        return (Phrase(text.strip(), "end"),)
+    out = []
+    for i, p in enumerate(parts):
+        if i == len(parts) - 1:
+            kind = "end"
+        else:
+            kind = "sentence" if p.rstrip("\"'’”)]")[-1:] in SENTENCE_END else "comma"
+        out.append(Phrase(p, kind))
+    return tuple(out)
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def target_seconds(text: str, wpm: int) -> float:
+    """How long the clip of `text` should last at `wpm` words per minute."""
+    return words(text) * 60.0 / wpm
+
+
+def _clamp(v: float, bounds: tuple[float, float]) -> float:
+    return min(max(v, bounds[0]), bounds[1])
+
+
+def gaps(phrases: tuple[Phrase, ...], speech_seconds: float, target: float) -> list[float]:
+    """The silence after each phrase (the last one included), in seconds.
+
+    The time left after the speech is shared by weight (comma 1, sentence 2, end 2), each
+    gap within its bounds; the silence at the end takes whatever the inner ones could not.
+    """
+    inner = phrases[:-1]
+    budget = target - speech_seconds
+    weights = [SENTENCE_WEIGHT if p.ends == "sentence" else COMMA_WEIGHT for p in inner]
+    unit = budget / (sum(weights) + END_WEIGHT)
+    out = [_clamp(w * unit, SENTENCE_GAP if p.ends == "sentence" else COMMA_GAP)
+           for w, p in zip(weights, inner)]
+    out.append(_clamp(budget - sum(out), END_GAP))
+    return out
