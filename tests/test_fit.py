@@ -1,0 +1,116 @@
+"""`--minutes N`: the plan lands within ±5% of N, the minimum silences hold, and N out of reach is refused."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sisessions import paths
+from sisessions.errors import UsageError
+from sisessions.fit import REPS, SILENCE, TOLERANCE, fit_options
+from sisessions.script import Library, load_pattern, session_for_pattern
+from sisessions.timeline import PlanOptions, estimated, expand
+
+
+@pytest.fixture(scope="module")
+def library():
+    return Library([paths.builtin_scripts()])
+
+
+def planned_minutes(library, sid, opts):
+    return estimated(library.session(sid), library, opts).seconds / 60
+
+
+@pytest.mark.parametrize("sid, minutes", [
+    ("daily", 22), ("daily", 25), ("daily", 30), ("daily", 45),
+    ("towel", 5), ("towel", 8), ("unlock", 20), ("reshape", 40), ("reinforce", 33.5), ("check", 10),
+])
+@pytest.mark.parametrize("pace", [1.0, 1.4])
+def test_fits_within_five_percent(library, sid, minutes, pace):
+    base = PlanOptions(side="left", pace=pace)
+    try:
+        opts = fit_options(library.session(sid), library, base, minutes)
+    except UsageError:
+        # a slower pace moves the reachable range; every case must fit at pace 1
+        assert pace != 1.0
+        return
+    assert abs(planned_minutes(library, sid, opts) - minutes) <= TOLERANCE * minutes
+    assert REPS[0] <= opts.reps_scale <= REPS[1] and SILENCE[0] <= opts.silence_scale <= SILENCE[1]
+    assert (opts.side, opts.pace) == ("left", pace)
+
+
+def test_every_reachable_minute_of_daily_fits(library):
+    session, opts = library.session("daily"), PlanOptions(side="right")
+    reached = 0
+    for minutes in range(15, 61):
+        try:
+            fitted = fit_options(session, library, opts, minutes)
+        except UsageError as e:
+            assert "out of reach" in str(e), str(e)
+            continue
+        reached += 1
+        assert abs(planned_minutes(library, "daily", fitted) - minutes) <= TOLERANCE * minutes
+    assert reached >= 25
+
+
+def test_a_length_already_within_five_percent_is_left_as_written(library):
+    written = planned_minutes(library, "daily", PlanOptions(side="left"))
+    opts = fit_options(library.session("daily"), library, PlanOptions(side="left"), written * 1.02)
+    assert (opts.reps_scale, opts.silence_scale) == (1.0, 1.0)
+
+
+def test_shorter_means_fewer_repetitions_longer_means_more(library):
+    s, o = library.session("unlock"), PlanOptions(side="left")
+    short, long = fit_options(s, library, o, 21), fit_options(s, library, o, 45)
+    assert short.reps_scale < 1 < long.reps_scale
+    assert short.silence_scale <= 1 <= long.silence_scale
+
+
+@pytest.mark.parametrize("minutes", [1, 3, 170])
+def test_out_of_reach_says_so_with_the_range(library, minutes):
+    with pytest.raises(UsageError) as e:
+        fit_options(library.session("daily"), library, PlanOptions(side="left"), minutes)
+    msg = str(e.value)
+    assert f"--minutes {minutes} is out of reach for 'daily'" in msg
+    assert "between" in msg and "minutes" in msg and "\n" not in msg
+    lo, hi = (float(x) for x in msg.split("between ")[1].split(" minutes")[0].split(" and "))
+    for edge in (lo, hi):  # the range it names really is reachable
+        fitted = fit_options(library.session("daily"), library, PlanOptions(side="left"), edge)
+        assert abs(planned_minutes(library, "daily", fitted) - edge) <= TOLERANCE * edge
+
+
+def test_shrinking_never_cuts_a_movement_release_or_rest(tmp_path):
+    """The floors of the timeline that fitting relies on: up to 10 s a pause stays whole."""
+    lib = tmp_path / "lib"
+    (lib / "patterns").mkdir(parents=True)
+    f = lib / "patterns" / "p.yaml"
+    f.write_text("title: P\nrepetitions: 4\nsteps:\n  - say: Set up.\n  - pause: 30\n"
+                 "  - repeat:\n      steps:\n        - say: Slowly tighten.\n        - pause: 5\n"
+                 "        - say: Release even more slowly.\n        - pause: 8\n"
+                 "        - say: Rest.\n        - pause: 12\n", encoding="utf-8")
+    library = Library([lib])
+    session = session_for_pattern(load_pattern(f))
+    opts = PlanOptions(reps_scale=REPS[0], silence_scale=SILENCE[0])
+    pauses = [e.seconds for e in expand(session, library, opts) if e.kind == "pause"]
+    assert pauses == [15.0] + [5.0, 8.0, 10.0] * 2
+
+
+def test_the_cli_refuses_an_unreachable_length_with_exit_2(cli):
+    proc = cli("show", "towel", "--minutes", "30")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("sisessions: --minutes 30 is out of reach for 'towel': it can be fitted to between")
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "fit" / "patterns" / "fit-rhythm.yaml"
+
+
+@pytest.mark.parametrize("minutes", [2.5, 4])
+def test_the_cli_fits_the_real_spoken_session(cli, minutes):
+    """With real speech (the default voice) the rendered length is also within ±5%."""
+    fitted = json.loads(cli("show", FIXTURE, "--minutes", minutes, "--json", check=0).stdout)
+    assert abs(fitted["duration"] - minutes * 60) <= TOLERANCE * minutes * 60, fitted["duration"]
+    plain = json.loads(cli("show", FIXTURE, "--json", check=0).stdout)
+    rests = lambda tl: sum(c["text"] == "Rest." for c in tl["cues"])  # noqa: E731
+    assert rests(plain) == 5 and (rests(fitted) > 5) == (minutes > plain["duration"] / 60)
