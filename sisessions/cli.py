@@ -547,6 +547,10 @@ def log_cmd(pain, note, days):
     records, warnings = log.read()
     for w in warnings:
         click.echo(f"sisessions: {w}", err=True)
+    if not records:
+        click.echo("Nothing logged yet: every `sisessions play` adds a line, and "
+                   "`sisessions log --pain N` records how your back feels.")
+        return
     click.echo(f"Last {days} days (* practised):")
     for line in log.summary(records, days):
         click.echo(line)

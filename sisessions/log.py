@@ -57,7 +57,7 @@ def append(record: dict) -> None:
     line = json.dumps(record, ensure_ascii=False, separators=(", ", ": ")) + "\n"
     f = log_file()
     f.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(f, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(f, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":

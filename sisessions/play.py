@@ -25,6 +25,7 @@ import select
 import shutil
 import signal
 import sys
+import textwrap
 import threading
 import time
 from array import array
@@ -248,7 +249,10 @@ class Clips:
                 self.program.set_frames(text, hit[1])
                 self.voiced += 1
         self.cursor = start
-        for text in self._window()[:1]:
+        p = self.program
+        k = bisect.bisect_left(p.says, start)
+        if k < len(p.says):  # the first line to be said: in memory before the first frame
+            text = p.events[p.says[k]].text
             hit = self.speech.lookup(text)
             if hit is not None:
                 self._load(text, hit)
@@ -591,6 +595,8 @@ class View:
 
     def pattern_label(self, index: int) -> str:
         b = self.p.block_at(index)
+        if index >= len(self.p.events):
+            return "Done"
         if b is None:
             if index < self.p.first:
                 return "Starting soon"
@@ -651,9 +657,10 @@ class TtyDisplay:
         bar_w = max(10, min(40, width - len(when) - 16))
         filled = int(round(frac * bar_w))
         state = self.v.state()
+        said = textwrap.wrap(f"\"{self.v.line}\"", width - 2, max_lines=3, placeholder=" ...\"") if self.v.line else [""]
         lines = [
             f"{self.v.title} · {self.v.pattern_label(index)}",
-            f"  \"{self.v.line}\"" if self.v.line else "",
+            *[f"  {ln}" for ln in said],
             f"  {when}  {self.full * filled}{self.empty * (bar_w - filled)}  {int(frac * 100):3d}%"
             + (f"  {state}" if state else ""),
         ]

@@ -1,0 +1,170 @@
+"""The practice log: atomic JSON-line appends, corrupt lines skipped with their line number,
+days and streaks, pain entries, and the `log` command."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing
+
+import pytest
+
+from sisessions import log
+
+TODAY = dt.date(2025, 3, 12)
+
+
+def at(day: dt.date, hour: int = 8) -> str:
+    return dt.datetime(day.year, day.month, day.day, hour, 5, tzinfo=dt.timezone(dt.timedelta(hours=1))).isoformat()
+
+
+def play(day: dt.date, completed: bool = True, minutes: float = 20.0, **kw) -> dict:
+    return log.play_record(kw.get("session", "daily"), kw.get("side", "left"), 1.0, "piper", completed,
+                           kw.get("stopped_in", "towel-wall-rock"), minutes, time=at(day))
+
+
+def ago(n: int, today: dt.date = TODAY) -> dt.date:
+    return today - dt.timedelta(days=n)
+
+
+def test_records_are_one_json_line_each_in_the_data_folder(isolated):
+    log.append(play(TODAY))
+    log.append(log.pain_record(3, "stiff after sitting", time=at(TODAY, 9)))
+    f = isolated / "data" / "sisessions" / "practice.jsonl"
+    assert log.log_file() == f
+    lines = f.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x)["kind"] for x in lines] == ["play", "pain"]
+    assert json.loads(lines[0]) == {
+        "kind": "play", "time": "2025-03-12T08:05:00+01:00", "session": "daily", "side": "left",
+        "pace": 1.0, "engine": "piper", "completed": True, "stopped_in": None, "minutes": 20.0}
+    assert json.loads(lines[1]) == {"kind": "pain", "time": "2025-03-12T09:05:00+01:00", "pain": 3,
+                                    "note": "stiff after sitting"}
+    records, warnings = log.read()
+    assert warnings == [] and len(records) == 2
+
+
+def test_time_is_local_with_its_offset():
+    t = dt.datetime.fromisoformat(log.now())
+    assert t.utcoffset() is not None
+    assert abs((t - dt.datetime.now().astimezone()).total_seconds()) < 5
+
+
+def test_a_corrupt_line_is_reported_with_its_number_and_the_rest_kept(isolated):
+    log.append(play(ago(2)))
+    f = log.log_file()
+    with open(f, "a", encoding="utf-8") as fh:
+        fh.write('{"kind": "play", "time": "2025-03-11T08:0')  # a torn write, no newline
+    log.append(play(ago(1)))        # lands on a line of its own all the same
+    with open(f, "a", encoding="utf-8") as fh:
+        fh.write('["not", "a", "record"]\n{"kind": "pain", "time": "yesterday", "pain": 2}\n')
+    log.append(play(TODAY))
+    records, warnings = log.read()
+    assert [log.record_day(r) for r in records] == [ago(2), ago(1), TODAY]
+    assert [w.split(": ", 1)[0] for w in warnings] == [f"{f}:2", f"{f}:4", f"{f}:5"]
+    assert "skipped" in warnings[0]
+    assert log.streak(records, TODAY) == 3
+
+
+def test_no_log_yet_is_no_records():
+    assert log.read() == ([], [])
+
+
+@pytest.mark.parametrize("days, expected", [
+    ([], 0),
+    ([0], 1),
+    ([1], 1),                 # today's practice still to do: the streak is not broken yet
+    ([2], 0),
+    ([0, 1, 2, 3], 4),
+    ([1, 2, 3], 3),
+    ([0, 1, 3, 4], 2),        # a day missed ends the streak
+    ([0, 0, 1], 2),           # two plays on one day count once
+])
+def test_streak_of_days_in_a_row(days, expected):
+    assert log.streak([play(ago(n)) for n in days], TODAY) == expected
+
+
+def test_a_day_counts_when_completed_or_long_enough():
+    short_stop = play(ago(1), completed=False, minutes=2)
+    real_stop = play(ago(2), completed=False, minutes=log.PRACTICE_MINUTES)
+    assert log.streak([play(TODAY), short_stop], TODAY) == 1
+    assert log.streak([play(TODAY), play(ago(1)), real_stop], TODAY) == 3
+
+
+def test_streak_across_a_month_and_a_year_boundary():
+    today = dt.date(2025, 1, 1)
+    records = [play(ago(n, today)) for n in range(5)]
+    assert log.streak(records, today) == 5
+
+
+def test_the_day_is_the_persons_local_day():
+    # 00:30 at +09:00 is still the previous day in UTC; it belongs to the day it was lived
+    r = log.play_record("daily", None, 1.0, "piper", True, None, 20, time="2025-03-12T00:30:00+09:00")
+    assert log.record_day(r) == dt.date(2025, 3, 12)
+
+
+def test_pain_must_be_0_to_10():
+    from sisessions.errors import UsageError
+
+    with pytest.raises(UsageError):
+        log.pain_record(11)
+    assert log.pain_record(0)["note"] is None
+
+
+def test_summary_shows_days_streak_and_pain_trend():
+    records = [play(ago(2)), play(ago(1), completed=False, minutes=12, stopped_in="washrag"),
+               log.pain_record(5, time=at(ago(2), 9)), log.pain_record(3, "better", time=at(ago(1), 9))]
+    lines = log.summary(records, days=3, today=TODAY)
+    assert lines[0].startswith("  Wed 12 Mar  no practice")
+    assert lines[1].startswith("* Tue 11 Mar  daily, left side 12 min (stopped in washrag)")
+    assert lines[1].endswith('pain 3/10 "better"')
+    assert lines[2].startswith("* Mon 10 Mar  daily, left side 20 min (done)")
+    assert lines[3] == "Streak: 2 days in a row (today's practice still to do)."
+    assert lines[4] == "Pain: 5/10 on 10 Mar, 3/10 on 11 Mar (lower)."
+
+
+def _append_many(n: int) -> None:
+    for i in range(n):
+        log.append(log.pain_record(i % 11, "x" * 500))
+
+
+def test_appends_from_two_processes_never_interleave():
+    procs = [multiprocessing.Process(target=_append_many, args=(200,)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    records, warnings = log.read()
+    assert warnings == [] and len(records) == 400
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_log_command_pain_then_summary(cli):
+    cli("log", "--pain", "4", "--note", "sore after the drive", check=0)
+    log.append(play(dt.date.today()))
+    log.append(play(dt.date.today() - dt.timedelta(days=1)))
+    out = cli("log", "--days", "3", check=0).stdout
+    assert 'pain 4/10 "sore after the drive"' in out
+    assert "Streak: 2 days in a row." in out
+    assert out.splitlines()[0] == "Last 3 days (* practised):"
+
+
+def test_log_command_reports_a_corrupt_line_and_keeps_going(cli):
+    log.append(play(dt.date.today()))
+    with open(log.log_file(), "a") as fh:
+        fh.write("garbage\n")
+    proc = cli("log", check=0)
+    assert proc.stderr.strip() == (f"sisessions: {log.log_file()}:2: this line is not a readable "
+                                   "record and was skipped")
+    assert "Streak: 1 day in a row." in proc.stdout
+
+
+@pytest.mark.parametrize("args", [["--pain", "11"], ["--pain", "-1"], ["--note", "alone"]])
+def test_log_command_bad_input_is_exit_2(cli, args):
+    proc = cli("log", *args)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+
+
+def test_log_command_with_nothing_logged_says_how_to_start(cli):
+    assert cli("log", check=0).stdout.startswith("Nothing logged yet: every `sisessions play` adds a line")
