@@ -57,11 +57,13 @@ def append(record: dict) -> None:
     line = json.dumps(record, ensure_ascii=False, separators=(", ", ": ")) + "\n"
     f = log_file()
     f.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(f, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(f, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
     try:
         size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = "\n" + line  # a torn last line stays alone on its line, ours stays readable
+        if size:
+            os.lseek(fd, size - 1, os.SEEK_SET)  # O_APPEND still writes at the end
+            if os.read(fd, 1) != b"\n":
+                line = "\n" + line  # a torn last line stays alone on its line, ours stays readable
         data = line.encode("utf-8")
         if os.write(fd, data) != len(data):  # pragma: no cover - a full disk mid-write
             raise OSError(28, "the practice log could not be written completely", str(f))

@@ -149,9 +149,11 @@ class Program:
 
     # -- positions on the session's own clock (the pre-roll is not part of it)
     def _prefix(self) -> list[int]:
-        if self._sums is None:
-            self._sums = [0, *itertools.accumulate(self.lengths[self.first:])]
-        return self._sums
+        sums = self._sums  # the voice thread may reset it at any moment: read it once
+        if sums is None:
+            sums = [0, *itertools.accumulate(self.lengths[self.first:])]
+            self._sums = sums
+        return sums
 
     def position(self, index: int, offset: int) -> int:
         if index < self.first:
@@ -272,6 +274,7 @@ class Clips:
     # -- the thread
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # before the step: a move during it wakes the next wait at once
             try:
                 busy = self._step()
             except BaseException as e:  # pragma: no cover - a bug; surface it in the main thread
@@ -279,7 +282,6 @@ class Clips:
                 return
             if not busy:
                 self._wake.wait(0.5)
-                self._wake.clear()
 
     def _window(self) -> list[str]:
         """The line just spoken (for r) and the next AHEAD distinct lines from the cursor."""
@@ -326,12 +328,13 @@ class Clips:
         return True
 
     def _failed(self, text: str, e: BaseException) -> bool:
-        if not isinstance(e, Exception) or (self.debug and not isinstance(e, SisessionsError)):
-            self.error = e
-            return False
+        """A line the voice could not make is left silent (its guessed length) and the session
+        goes on; a voice that never worked at all ends it (the main thread raises the error)."""
         self.failed[text] = str(e)
-        if self.voiced == 0 or isinstance(e, UsageError):
-            self.error = e  # the voice does not work at all: there is nothing to play
+        if (self.voiced == 0 or isinstance(e, UsageError) or not isinstance(e, Exception)
+                or (self.debug and not isinstance(e, SisessionsError))):
+            self.error = e
+            self._stop.set()
         return True
 
     def _load(self, text: str, hit) -> None:
@@ -483,10 +486,13 @@ class Feeder:
             return
         start = self.offset * FRAME_BYTES
         tail = array("h", self._pcm[start:start + FADE_FRAMES * FRAME_BYTES])
+        swap = sys.byteorder == "big"  # the PCM is little-endian
+        if swap:  # pragma: no cover
+            tail.byteswap()
         n = len(tail)
         for k in range(n):
             tail[k] = int(tail[k] * (n - k) / (n + 1))
-        if sys.byteorder == "big":  # pragma: no cover
+        if swap:  # pragma: no cover
             tail.byteswap()
         self._fade = tail.tobytes()
 
@@ -503,8 +509,10 @@ class Feeder:
             return self.paused
 
     def seek(self, index: int) -> None:
+        """Go to an event at once (n, b, r); a paused session goes on from there."""
         with self._lock:
             self._fade_out()
+            self.paused = False
             self.index = index
             self.offset = 0
             self._entered = False

@@ -370,12 +370,18 @@ def test_feeder_gives_exact_frames_and_waits_for_a_line_at_its_boundary(parts):
     assert f.wait_frames == 500
 
 
+def loud_frame(pcm: bytes) -> int:
+    """A frame in the middle of speech: the fades below start from sound, not a gap."""
+    x = np.frombuffer(pcm, dtype="<i2")
+    return int(np.argmax(np.abs(x)))
+
+
 def test_pause_silences_and_says_the_line_again_on_resume(parts):
     program, clips, Feeder = parts
     clips.prime(0)
     f = Feeder(program, clips, 0)
     line = clips.pcm(program.events[0].text)
-    f.read(5000)
+    f.read(loud_frame(line))
     f.toggle_pause()
     faded = f.read(400)
     assert faded[:440] != bytes(440) and faded[440:] == bytes(360)  # a 10 ms fade, then silence
@@ -388,7 +394,7 @@ def test_seek_fades_out_and_jumps_to_the_target(parts):
     program, clips, Feeder = parts
     clips.prime(0)
     f = Feeder(program, clips, 0)
-    f.read(5000)
+    f.read(loud_frame(clips.pcm(program.events[0].text)))
     target = program.blocks[1].start
     clips._voice(program.events[target].text)
     f.seek(target)
