@@ -18,13 +18,15 @@ SENTENCE_END = ".!?"
 
 # The spoken part of a line runs this much faster than the requested rate; the silences
 # make up the rest. Engines calibrate their own speed setting to it (engines/*.py).
-ARTICULATION = 1.55
+ARTICULATION = 1.65
 # Silences in seconds (lowest, highest). Within these bounds the silences grow or shrink
 # together so that the whole clip lasts words / rate; outside them the rate gives way, as a
-# gap of 3 s inside a sentence would sound broken.
-COMMA_GAP = (0.20, 0.80)
-SENTENCE_GAP = (0.40, 1.40)
-END_GAP = (0.25, 4.00)
+# gap of 3 s inside a sentence would sound broken. A one-word line ("Rest.") comes out a
+# little slower than the rate, as a word cannot be said faster than it is.
+# Changing any of these changes the clips: bump clip.PROCESS_VERSION.
+COMMA_GAP = (0.15, 0.80)
+SENTENCE_GAP = (0.35, 1.40)
+END_GAP = (0.15, 4.00)
 # A sentence gap is twice a comma gap, and so is the silence after the last phrase.
 COMMA_WEIGHT, SENTENCE_WEIGHT, END_WEIGHT = 1.0, 2.0, 2.0
 

@@ -139,6 +139,16 @@ def length_scale(wpm: int) -> float:
 SENTENCE_SILENCE = 0.4  # between sentences Piper finds inside one phrase (rare: "Dr. Lee")
 
 
+def _threads() -> int:
+    """One thread per worker: speech.py runs one worker per core, and on 2 cores two workers
+    of one thread each made the towel session 1.5x faster than one or two workers of two
+    threads (benchmarks/synth_speed.py). SISESSIONS_PIPER_THREADS overrides it."""
+    try:
+        return max(1, int(os.environ.get("SISESSIONS_PIPER_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
 class PiperSynth:
     """Runs inside the worker process only; the model is loaded on the first synthesis."""
 
@@ -155,10 +165,10 @@ class PiperSynth:
             from piper.config import PiperConfig
 
             opts = onnxruntime.SessionOptions()
-            threads = int(os.environ.get("SISESSIONS_PIPER_THREADS", "0"))
-            if threads:
-                opts.intra_op_num_threads = threads
-                opts.inter_op_num_threads = 1
+            opts.intra_op_num_threads = _threads()
+            opts.inter_op_num_threads = 1
+            # Idle threads that spin steal the core the other worker needs.
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             session = onnxruntime.InferenceSession(str(self.model), sess_options=opts,
                                                    providers=["CPUExecutionProvider"])
             config = PiperConfig.from_dict(json.loads(self.config.read_text(encoding="utf-8")))
