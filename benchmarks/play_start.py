@@ -43,8 +43,9 @@ def env_for(base: Path, server: PulseServer, cache: Path) -> dict:
     return e
 
 
-def first_sound(server: PulseServer, env: dict, args: list[str], timeout: float = 60) -> tuple[float, float]:
-    """(to the player, to the speaker) in seconds after the command was started."""
+def first_sound(server: PulseServer, env: dict, args: list[str], timeout: float = 60) -> tuple[float, float, float]:
+    """(to the player, to the speaker) in seconds after the command was started, and the CPU
+    seconds the command used until then (which, unlike the times, hardly depends on load)."""
     out = Path(tempfile.mktemp(suffix=".json"))
     env = dict(env, SISESSIONS_PROBE_OUT=str(out))
     with Recorder(server) as rec:
@@ -65,7 +66,8 @@ def first_sound(server: PulseServer, env: dict, args: list[str], timeout: float 
     probe = json.loads(out.read_text())
     out.unlink()
     player = probe["first_sound"] - t0 if probe["first_sound"] else float("nan")
-    return player, heard if heard is not None else float("nan")
+    cpu = probe["cpu"] if probe["cpu"] is not None else float("nan")
+    return player, heard if heard is not None else float("nan"), cpu
 
 
 def cpu_seconds(pid: int) -> float:
@@ -141,11 +143,13 @@ def main() -> None:
             warm = [first_sound(server, env, args) for _ in range(a.runs)]
             show("warm cache: first sound to the player", [w[0] for w in warm])
             show("warm cache: first sound on the monitor", [w[1] for w in warm])
+            show("warm cache: CPU time of play until then", [w[2] for w in warm])
             cold = []
             for k in range(max(1, a.runs // 2)):
                 cold.append(first_sound(server, env_for(base, server, base / f"cold-{k}"), args))
             show("cold cache: first sound to the player", [c[0] for c in cold])
             show("cold cache: first sound on the monitor", [c[1] for c in cold])
+            print(f"  load average after: {os.getloadavg()[0]:.1f}")
             playing = cpu_while(env, args, a.cpu_seconds, pause=False)
             paused = cpu_while(env, args, a.cpu_seconds, pause=True)
             print(f"  CPU of the play process while playing:       {playing:.1f} % of one core")
