@@ -31,7 +31,7 @@ import time
 from array import array
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, TextIO
+from typing import TextIO
 
 from sisessions.audio import FRAME_BYTES, RATE
 from sisessions.errors import AudioError, SisessionsError, UsageError
@@ -861,14 +861,14 @@ class Session:
 
     # -- the end
     def _where(self) -> tuple[str | None, str]:
+        """(the pattern being done or just done, where: "in Washrag, at 3:12 of 20:40")."""
         index, offset = self.feeder.where()
+        if index < self.program.first:
+            return None, "before the session began"
         b = self.program.last_block_before(index)
         pattern = b.pattern if b is not None else None
-        if index >= self.program.first:
-            when = f"{clock(self.program.position(index, offset))} of {clock(self.program.total)}"
-        else:
-            when = "before the start"
-        return pattern, when
+        place = f"in {self.program.titles.get(pattern, pattern)}" if pattern else "before the first pattern"
+        return pattern, f"{place}, at {clock(self.program.position(index, offset))} of {clock(self.program.total)}"
 
     def _finish(self, how: str, player_name: str) -> Outcome:
         from sisessions import log
@@ -889,12 +889,11 @@ class Session:
         if completed:
             msg = f"Done: {title}, {clock(self.feeder.session_frames)} played.{logged}"
             return Outcome(True, how, msg, record)
-        place = f"in {self.program.titles.get(pattern, pattern)}" if pattern else "before the first pattern"
         again = f" `sisessions play {self.name} --from {pattern}` starts there again." if pattern else ""
         if how == "lost":
-            raise OutputLost(f"the audio output went away {place}, at {when}; the session stopped there"
+            raise OutputLost(f"the audio output went away {when}; the session stopped there"
                              f" and was logged as stopped{logged}")
-        msg = f"Stopped {place}, at {when}.{again}{logged}"
+        msg = f"Stopped {when}.{again}{logged}"
         if how == "interrupted":
             raise Interrupted(msg)
         return Outcome(False, how, msg, record)

@@ -3,7 +3,6 @@ monitor heard is compared with the rendered session, for both players; keys go t
 pseudo-terminal; Ctrl-C, no server, a server that dies mid-session, and the log record."""
 from __future__ import annotations
 
-import json
 import os
 import pty
 import signal
@@ -192,7 +191,6 @@ def test_space_pauses_the_sound_and_resumes_the_line(pulse, warm):
 
 def test_n_skips_to_the_next_pattern(pulse, warm):
     ref = rendered("reach")
-    start = time.monotonic()
     with Recorder(pulse) as rec:
         t = Pty()
         t.wait_for(SAFETY_START)
@@ -200,12 +198,10 @@ def test_n_skips_to_the_next_pattern(pulse, warm):
         pressed = time.monotonic()
         t.key("n")
         assert t.finish() == 0
-    took = time.monotonic() - start
-    full = len(rendered()) / RATE
-    assert took < full - 4, f"n did not skip the opening: {took:.1f} s of {full:.1f} s"
     corr, lag = best_match(rec.samples, ref)
     assert corr >= 0.9
-    # what was heard after the key is the first pattern, from its start, at once
+    # the first pattern was heard from its start right after the key, where the opening line
+    # would otherwise have gone on for six more seconds
     assert 0 <= rec.time_of(lag) - pressed < 1.0
     screen = bytes(t.out).decode(errors="replace")
     assert "Slow Reach · 1 of 2" in screen
