@@ -36,7 +36,7 @@ def voice_files(voice: str) -> tuple[Path, Path]:
     p = Path(voice).expanduser()
     if p.suffix.lower() != ".onnx":
         raise UsageError(f"--voice {voice}: the piper engine takes '{BUNDLED}' (the bundled voice) "
-                         "or the path of a Piper .onnx voice file")
+                         "or the path of a Piper .onnx voice file; for an espeak voice add --engine espeak")
     if not p.is_file():
         raise UsageError(f"--voice {voice}: no such voice file")
     for cfg in (p.with_name(p.name + ".json"), p.with_suffix(".json")):
@@ -176,7 +176,10 @@ class PiperSynth:
         return self._voice
 
     def voices(self) -> list[dict]:
-        return [{"id": BUNDLED, "name": "en_US-joe-medium, bundled (22050 Hz)"}]
+        found = [{"id": BUNDLED, "name": "en_US-joe-medium, bundled (22050 Hz)"}]
+        if self.voice.lower() not in BUNDLED_NAMES:
+            found.append({"id": self.voice, "name": "your Piper voice file"})
+        return found
 
     def synthesize(self, text: str, out: str) -> None:
         import wave
