@@ -620,7 +620,7 @@ class View:
         index, offset = self.f.where()
         total = self.p.total
         if index < self.p.first:
-            return f"starting in {clock(self.p.preroll_left(index, offset) + RATE - 1)}", 0.0
+            return f"starting in {clock(self.p.preroll_left(index, offset))}", 0.0
         pos = min(self.p.position(index, offset), total)
         approx = "" if self.p.all_known else "~"
         return f"{clock(pos)} / {approx}{clock(total)}", pos / total if total else 1.0
@@ -720,6 +720,8 @@ class LineDisplay:
         if b is not None and b is not self._block:
             self._say(f"[{self.v.pattern_label(index)}]")
         self._block = b
+        if e.kind == "pause" and index < p.first:
+            self._say("(quiet until the session starts)")
         if e.kind == "say":
             if index >= p.first:
                 self.v.line = e.text
@@ -828,9 +830,12 @@ class Session:
                 display.event(self.feeder.started.popleft())
             if self.clips.error is not None:
                 raise self.clips.error
-            if self.feeder.waiting and not waited_note and self.feeder.first_sound is not None:
+            # a line loaded a few ms late (after a jump) is no news; a real wait for the voice is
+            if self.feeder.waiting and not waited_note and self.feeder.wait_frames > RATE // 3:
                 waited_note = True
-                display.note("(the voice fell behind: waiting for it in silence)")
+                display.note("(the voice fell behind: waiting for it in silence)"
+                             if self.feeder.first_sound is not None else
+                             "(preparing the voice; `sisessions synth` beforehand makes the start instant)")
             display.update()
             if self.feeder.finished:
                 time.sleep(player.latency)
