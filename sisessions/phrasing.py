@@ -45,6 +45,15 @@ def split(text: str) -> tuple[Phrase, ...]:
         parts.append(text[start:m.end()].strip())
         start = m.end()
     parts = [p for p in parts + [text[start:].strip()] if p]
+    # A piece with nothing to say ("...", "-") stays with the phrase before it: alone, an
+    # engine would make silence of it.
+    merged: list[str] = []
+    for p in parts:
+        if merged and not (_speaks(p) and _speaks(merged[-1])):
+            merged[-1] += " " + p
+        else:
+            merged.append(p)
+    parts = merged
     if not parts:
         return (Phrase(text.strip(), "end"),)
     out = []
@@ -55,6 +64,10 @@ def split(text: str) -> tuple[Phrase, ...]:
             kind = "sentence" if p.rstrip("\"'’”)]")[-1:] in SENTENCE_END else "comma"
         out.append(Phrase(p, kind))
     return tuple(out)
+
+
+def _speaks(piece: str) -> bool:
+    return any(ch.isalnum() for ch in piece)
 
 
 def words(text: str) -> int:

@@ -56,6 +56,8 @@ def ebur128(path: Path) -> tuple[float, float]:
     ("About 1,000 steps; then stop", [("About 1,000 steps;", "comma"), ("then stop", "end")]),
     ('He said "rest." Then rest.', [('He said "rest."', "sentence"), ("Then rest.", "end")]),
     ("Slowly arch (3 of 5).", [("Slowly arch (3 of 5).", "end")]),
+    ("Wait. ... Then rest.", [("Wait. ...", "sentence"), ("Then rest.", "end")]),
+    ("- Slowly, now.", [("- Slowly,", "comma"), ("now.", "end")]),
 ])
 def test_a_line_splits_into_phrases_at_commas_and_sentences(text, phrases):
     got = phrasing.split(text)
