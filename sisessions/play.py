@@ -39,6 +39,7 @@ from sisessions.timeline import (CHIME_FRAMES, Event, estimate_speech_seconds, s
 
 FADE_FRAMES = RATE // 100       # 10 ms: a cut (skip, pause, stop) never clicks
 AHEAD = 6                       # distinct lines kept loaded ahead of the playing position
+VOICE_THREADS = 2               # lines made at once on a cold cache (each has its own worker)
 TICK = 0.1                      # the main loop's pace: keys and Ctrl-C are handled within this
 
 
@@ -230,7 +231,9 @@ class Clips:
         self.cursor = program.first
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._claimed: set[str] = set()   # lines a voice thread is making now
+        self._claim = threading.Lock()
 
     # -- the audio thread's side: never blocks
     def pcm(self, text: str) -> bytes | None:
@@ -262,21 +265,28 @@ class Clips:
             self._make_chime()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="sisessions-voice", daemon=True)
-        self._thread.start()
+        # A second voice thread (with its own engine worker) helps a cold start catch up; it
+        # waits for the first line, so that two workers loading a model at once never delay it.
+        for k in range(VOICE_THREADS if (os.cpu_count() or 1) > 1 else 1):
+            t = threading.Thread(target=self._run, args=(k > 0,), name=f"sisessions-voice-{k}", daemon=True)
+            self._threads.append(t)
+            t.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for t in self._threads:
+            t.join(timeout=5)
 
-    # -- the thread
-    def _run(self) -> None:
+    # -- the threads
+    def _run(self, helper: bool = False) -> None:
+        while helper and self.voiced == 0 and self.error is None:
+            if self._stop.wait(0.1):
+                return
         while not self._stop.is_set():
             self._wake.clear()  # before the step: a move during it wakes the next wait at once
             try:
-                busy = self._step()
+                busy = self._step(helper)
             except BaseException as e:  # pragma: no cover - a bug; surface it in the main thread
                 self.error = e
                 return
@@ -296,30 +306,44 @@ class Clips:
                     break
         return texts
 
-    def _step(self) -> bool:
+    def _step(self, helper: bool = False) -> bool:
+        """One piece of work, the most urgent first; False when there is none."""
         window = self._window()
         for text in window:
-            if text not in self._pcm and text not in self.failed:
-                if self._voice(text):
-                    return True
+            if text not in self._pcm and text not in self.failed and self._voice(text):
+                return True
+        if helper:
+            return self._rest()
         if self._needs_chime and self._chime is None:
             self._make_chime()
             return True
         for text in list(self._pcm):
             if text not in window:
-                del self._pcm[text]
-        for text, where in self.program.say_at.items():  # the rest, for exact lengths
-            if not self.program.known[where[0]] and text not in self.failed:
-                return self._voice(text, load=False) or True
+                self._pcm.pop(text, None)
+        return self._rest()
+
+    def _rest(self) -> bool:
+        """Every other line, for exact lengths and a session that never waits later on."""
+        for text, where in self.program.say_at.items():
+            if not self.program.known[where[0]] and text not in self.failed and self._voice(text, load=False):
+                return True
         return False
 
     def _voice(self, text: str, load: bool = True) -> bool:
+        """Find or make one line (and load it); False when another thread is making it."""
         hit = self.speech.lookup(text)
         if hit is None:
+            with self._claim:
+                if text in self._claimed:
+                    return False
+                self._claimed.add(text)
             try:
                 hit = self.speech.get(text)
             except BaseException as e:
                 return self._failed(text, e)
+            finally:
+                with self._claim:
+                    self._claimed.discard(text)
             self.made += 1
             self.voiced += 1
         self.program.set_frames(text, hit[1])
