@@ -273,10 +273,13 @@ class Clips:
             t.start()
 
     def stop(self) -> None:
+        """Stop making lines. A thread in the middle of one is not waited for (it is a daemon,
+        and closing the speech stops its worker): the person is told at once where it stopped."""
         self._stop.set()
         self._wake.set()
+        deadline = time.monotonic() + 0.3
         for t in self._threads:
-            t.join(timeout=5)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
 
     # -- the threads
     def _run(self, helper: bool = False) -> None:
@@ -621,9 +624,6 @@ class View:
         self.f = feeder
         self.title = title
         self.line: str | None = None   # the current (or last) spoken line of the session
-
-    def block(self, index: int) -> Block | None:
-        return self.p.block_at(index)
 
     def pattern_label(self, index: int) -> str:
         b = self.p.block_at(index)
