@@ -10,7 +10,7 @@ from sisessions.audio import RATE
 FUNDAMENTAL = 432.0
 # (frequency ratio, amplitude, decay time constant in seconds): a small, warm bell
 PARTIALS = ((1.0, 1.0, 0.9), (2.0, 0.35, 0.55), (2.76, 0.25, 0.35), (5.40, 0.08, 0.18))
-PEAK = 10 ** (-22 / 20)   # peak level -22 dBFS: speech peaks near -1.5 dBFS
+PEAK = 10 ** (-14 / 20)   # peak -14 dBFS, about -26 LUFS: 10 LU under speech (-16), still heard on a phone
 ATTACK = 0.012            # a short raised-cosine attack so it never clicks
 FADE = 0.25               # the tail is faded to exact zero at the end
 

@@ -529,8 +529,11 @@ def play(ctx, session, player, delay, announce, start_at, choices):
 @click.option("--pain", type=click.IntRange(0, 10), default=None, metavar="0..10",
               help="Record today's pain (0 none, 10 the worst).")
 @click.option("--note", metavar="TEXT", help="With --pain: a few words about it.")
+@click.option("--done", metavar="SESSION",
+              help="Record a session you did away from this computer (e.g. an MP3 on your phone); `today` counts it.")
 @click.option("--days", type=click.IntRange(1, 3650), default=14, show_default=True, help="How many days to show.")
-def log_cmd(pain, note, days):
+@click.pass_context
+def log_cmd(ctx, pain, note, done, days):
     """Your practice: the recent days, the streak of days in a row, and pain entries.
 
     Example: sisessions log --pain 3 --note "stiff after sitting"
@@ -543,6 +546,13 @@ def log_cmd(pain, note, days):
     if pain is not None:
         log.append(log.pain_record(pain, note))
         click.echo(f"Pain {pain}/10 recorded for today.")
+    if done is not None:
+        from sisessions import core
+
+        rec = log.done_elsewhere(core.open_library(ctx.obj["scripts"]), done)
+        log.append(rec)
+        click.echo(f"Recorded today's '{rec['session']}' ({rec['minutes']:.0f} min), done away from this computer.")
+    if pain is not None or done is not None:
         return
     records, warnings = log.read()
     for w in warnings:

@@ -45,6 +45,22 @@ def play_record(session: str, side: str | None, pace: float, engine: str, comple
             "stopped_in": None if completed else stopped_in, "minutes": round(float(minutes), 2)}
 
 
+def done_elsewhere(library, name: str) -> dict:
+    """A completed play of a session done away from this computer (on the phone, from an
+    export): recorded so that the streak and `today`'s programme move on as for a play here."""
+    from sisessions import settings
+    from sisessions.timeline import PlanOptions, estimated
+
+    if name == "today":
+        from sisessions.today import resolve_name
+
+        name = resolve_name(library)
+    session = library.session(name)
+    side = settings.saved_side()
+    minutes = estimated(session, library, PlanOptions(side=side or "left")).seconds / 60
+    return play_record(session.id, side, 1.0, "elsewhere", True, None, minutes)
+
+
 def pain_record(pain: int, note: str | None = None, time: str | None = None) -> dict:
     if not isinstance(pain, int) or not 0 <= pain <= 10:
         raise UsageError(f"pain must be a whole number from 0 to 10; got {pain!r}")

@@ -462,10 +462,12 @@ def unit_files(spec: Spec) -> dict[str, str]:
                f"[Service]\nType=oneshot\nEnvironment={env}\n"
                f"ExecStart={' '.join(_unit_quote(a) for a in run_args(spec))}\n"
                f"StandardOutput=append:{log}\nStandardError=append:{log}\n")
+    # A missed morning export catches up at the next start (Persistent=true); a missed morning
+    # *play* does not: a voice starting by itself whenever the computer is next switched on,
+    # hours later, would be a surprise, and the person is not on the floor.
+    persistent = "Persistent=true\n" if spec.action != "play" else ""
     timer = (f"{header}[Unit]\nDescription=sisessions: {spec.what} {spec.when}\n\n"
-             f"[Timer]\nOnCalendar={_calendar_days(spec.days)}*-*-* {spec.at}:00\n"
-             # A morning missed while the computer was off runs at the next start.
-             "Persistent=true\n\n"
+             f"[Timer]\nOnCalendar={_calendar_days(spec.days)}*-*-* {spec.at}:00\n{persistent}\n"
              "[Install]\nWantedBy=timers.target\n")
     return {f"{name}.service": service, f"{name}.timer": timer}
 
@@ -477,7 +479,7 @@ def _add_systemd(spec: Spec, dry_run: bool) -> Added:
     timer = f"sisessions-{spec.id}.timer"
     notes = [f"Turn it on: `systemctl --user daemon-reload && systemctl --user enable --now {timer}`."]
     if spec.action == "play":
-        notes.append("A morning missed while the computer was off plays at the next start (Persistent=true).")
+        notes.append("A morning missed while the computer was off is skipped, never played later by surprise.")
     if dry_run:
         return Added(spec, "dry-run", text, tuple(notes))
     same = all((folder / n).is_file() and (folder / n).read_text(encoding="utf-8") == body

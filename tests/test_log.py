@@ -168,3 +168,19 @@ def test_log_command_bad_input_is_exit_2(cli, args):
 
 def test_log_command_with_nothing_logged_says_how_to_start(cli):
     assert cli("log", check=0).stdout.startswith("Nothing logged yet: every `sisessions play` adds a line")
+
+
+def test_done_elsewhere_counts_for_the_streak_and_today(cli):
+    """A phone user records the day's session: `today` moves on as after a play here."""
+    before = cli("today", check=0).stdout
+    out = cli("log", "--done", "today", check=0).stdout
+    assert "done away from this computer" in out
+    from sisessions import log as practice
+
+    records, warnings = practice.read()
+    assert not warnings and records[-1]["completed"] and records[-1]["engine"] == "elsewhere"
+    assert records[-1]["minutes"] > 1
+    assert "Streak: 1 day in a row." in cli("log", check=0).stdout
+    after = cli("today", check=0).stdout
+    assert "day 1 of" in before and "day 2 of" in after and "1 day of unlock done" in after
+    assert cli("log", "--done", "no-such-session").returncode == 2

@@ -358,7 +358,8 @@ def test_systemd_user_timer_files(user, isolated, tmp_path):
 def test_systemd_play_needs_no_cron_environment(user, isolated):
     p = add("--at", "07:00", "first", "--play", "--systemd", "--dry-run")
     assert "XDG_RUNTIME_DIR" not in p.stdout and "OnCalendar=*-*-* 07:00:00" in p.stdout
-    assert "Persistent=true" in p.stdout and not (isolated / "config" / "systemd").exists()
+    assert "Persistent=true" not in p.stdout and "never played later by surprise" in p.stdout
+    assert not (isolated / "config" / "systemd").exists()
 
 
 @pytest.mark.parametrize("platform, words", [

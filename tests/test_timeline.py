@@ -15,7 +15,7 @@ import pytest
 from sisessions.audio import RATE
 from sisessions.errors import ScriptError, UsageError
 from sisessions.script import Library
-from sisessions.timeline import (CHIME_FRAMES, SAFETY_LINE, PlanOptions, expand, number_word, place)
+from sisessions.timeline import (CHIME_FRAMES, SAFETY_LINES, PlanOptions, expand, number_word, place)
 from tests.conftest import FIXTURES
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -66,7 +66,8 @@ def test_cues_are_contiguous_and_json_consistent(golden, name, opts):
 
 def test_session_opens_with_safety_line_then_intro():
     tl = plan("mini", side="left")
-    assert [c.text for c in tl.cues[:2]] == [SAFETY_LINE, "Hello."]
+    assert tl.cues[0].kind == "chime"
+    assert [c.text for c in tl.cues[1:5]] == [*SAFETY_LINES, "Hello."]
     assert tl.cues[-1].text == "Goodbye."
 
 
@@ -111,8 +112,9 @@ def test_breath_lengths_come_from_the_session():
 def test_chimes_mark_item_boundaries():
     tl = plan("mini", side="left")
     chimes = [c for c in tl.cues if c.kind == "chime"]
-    # one per item start (tiny, sided-tiny x2 sides), one written in tiny, one closing
-    assert len(chimes) == 5 and all(c.frames == CHIME_FRAMES for c in chimes)
+    # the opening one, one per item start (tiny, sided-tiny x2 sides), one written in tiny,
+    # one closing
+    assert len(chimes) == 6 and all(c.frames == CHIME_FRAMES for c in chimes)
 
 
 def test_skip():
