@@ -105,7 +105,7 @@ def ffmpeg_baseline(wav: Path, mp3: Path, ffmpeg: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, nargs="+", default=[10, 30, 60, 90])
-    ap.add_argument("--engine", default="espeak")
+    ap.add_argument("--engine", default="piper")
     ap.add_argument("--no-pydub", action="store_true")
     a = ap.parse_args()
     from sisessions.audio import ffmpeg_exe

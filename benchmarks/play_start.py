@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.audio_server import RATE, PulseServer, Recorder, loud  # noqa: E402
+from sisessions.timeline import CHIME_SECONDS  # noqa: E402
 
 PROBE = ROOT / "benchmarks" / "_probe_play.py"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -43,9 +44,10 @@ def env_for(base: Path, server: PulseServer, cache: Path) -> dict:
     return e
 
 
-def first_sound(server: PulseServer, env: dict, args: list[str], timeout: float = 60) -> tuple[float, float, float]:
-    """(to the player, to the speaker) in seconds after the command was started, and the CPU
-    seconds the command used until then (which, unlike the times, hardly depends on load)."""
+def first_sound(server: PulseServer, env: dict, args: list[str], timeout: float = 60):
+    """(to the player, to the speaker) in seconds after the command was started, the CPU
+    seconds the command used until then (which, unlike the times, hardly depends on load),
+    and when the first speech was heard (after the opening chime)."""
     out = Path(tempfile.mktemp(suffix=".json"))
     env = dict(env, SISESSIONS_PROBE_OUT=str(out))
     with Recorder(server) as rec:
@@ -53,12 +55,16 @@ def first_sound(server: PulseServer, env: dict, args: list[str], timeout: float 
         proc = subprocess.Popen([sys.executable, str(PROBE), *args], env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = t0 + timeout
-        heard = None
+        heard = spoken = None
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
             w = loud(rec.samples)
-            if len(w):
+            if len(w) and heard is None:
                 heard = rec.time_of(int(w[0]) * (RATE // 50)) - t0
+            # the first speech: sound again after the opening chime (2 s) has faded
+            later = w[w > w[0] + int(CHIME_SECONDS * 50) + 5] if len(w) else w
+            if len(later):
+                spoken = rec.time_of(int(later[0]) * (RATE // 50)) - t0
                 break
         time.sleep(0.3)
         proc.send_signal(signal.SIGINT)
@@ -67,7 +73,8 @@ def first_sound(server: PulseServer, env: dict, args: list[str], timeout: float 
     out.unlink()
     player = probe["first_sound"] - t0 if probe["first_sound"] else float("nan")
     cpu = probe["cpu"] if probe["cpu"] is not None else float("nan")
-    return player, heard if heard is not None else float("nan"), cpu
+    nan = float("nan")
+    return player, heard if heard is not None else nan, cpu, spoken if spoken is not None else nan
 
 
 def cpu_seconds(pid: int) -> float:
@@ -149,6 +156,7 @@ def main() -> None:
                 cold.append(first_sound(server, env_for(base, server, base / f"cold-{k}"), args))
             show("cold cache: first sound to the player", [c[0] for c in cold])
             show("cold cache: first sound on the monitor", [c[1] for c in cold])
+            show("cold cache: first speech on the monitor", [c[3] for c in cold])
             print(f"  load average after: {os.getloadavg()[0]:.1f}")
             playing = cpu_while(env, args, a.cpu_seconds, pause=False)
             paused = cpu_while(env, args, a.cpu_seconds, pause=True)
