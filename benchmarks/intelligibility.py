@@ -18,7 +18,6 @@ import re
 import statistics
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent

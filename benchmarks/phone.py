@@ -8,7 +8,6 @@ The first run fills the cache (not timed). Prints one row per command. Never run
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile

@@ -61,3 +61,39 @@ def run_cli(*args, env=None, input=None, timeout=600, check=None):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def engine_workers_of(pid: int) -> list[int]:
+    """The engine worker processes started by process `pid` (read from /proc)."""
+    kids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+                cmd = (d / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"engines.worker" in cmd:
+                kids.append(int(d.name))
+    return kids
+
+
+def signal_every_worker(args, sig, env=None, timeout=60):
+    """Run `python -m sisessions ARGS` and send `sig` to each engine worker as it appears
+    (a real crash or hang of the engine). Returns (returncode, stdout, stderr, signalled)."""
+    import time
+
+    e = {k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"}
+    e.update(env or {})
+    p = subprocess.Popen([sys.executable, "-m", "sisessions", *map(str, args)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=e)
+    done = set()
+    end = time.time() + timeout
+    while p.poll() is None and time.time() < end:
+        for pid in engine_workers_of(p.pid):
+            if pid not in done:
+                os.kill(pid, sig)
+                done.add(pid)
+        time.sleep(0.005)
+    out, err = p.communicate(timeout=timeout)
+    return p.returncode, out, err, done

@@ -6,14 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import click
 import pytest
 
 from sisessions.cli import main
-from tests.conftest import FIXTURES, ROOT, run_cli
+from tests.conftest import FIXTURES, ROOT, run_cli, signal_every_worker
 
 
 def all_commands(group=main, prefix=()):
@@ -95,36 +93,12 @@ def test_engines_lists_espeak():
 
 def test_hung_engine_is_stopped_with_one_sentence(fresh_cache):
     """A real engine worker, frozen with SIGSTOP, must not freeze the session."""
-    env = {k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"}
-    env["SISESSIONS_ENGINE_TIMEOUT"] = "3"
-    p = subprocess.Popen([sys.executable, "-m", "sisessions", "--scripts", str(FIXTURES / "lib"), "synth",
-                          "fixed", "--engine", "espeak"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env)
-    stopped = set()
-    end = time.time() + 30
-    while p.poll() is None and time.time() < end:
-        for pid in _children(p.pid):
-            if pid not in stopped:
-                os.kill(pid, signal.SIGSTOP)
-                stopped.add(pid)
-        time.sleep(0.005)
-    out, err = p.communicate(timeout=60)
+    code, out, err, stopped = signal_every_worker(
+        ["--scripts", FIXTURES / "lib", "synth", "fixed", "--engine", "espeak"], signal.SIGSTOP,
+        env={"SISESSIONS_ENGINE_TIMEOUT": "3"})
     assert stopped, "no engine worker was seen"
-    assert p.returncode == 1, (out, err)
+    assert code == 1, (out, err)
     assert "did not answer within" in err and err.count("\n") == 1
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"engines.worker" in (d / "cmdline").read_bytes():
-                kids.append(int(d.name))
-    return kids
 
 
 def test_plain_pip_install_finds_the_builtin_library(tmp_path):

@@ -16,7 +16,6 @@ back and forward ten times, with no rest in between.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 

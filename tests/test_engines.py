@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import wave
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from sisessions.cache import Cache
 from sisessions.engines import piper
 from sisessions.engines.base import get_engine
 from sisessions.speech import Speech
-from tests.conftest import FIXTURES, run_cli
+from tests.conftest import FIXTURES, run_cli, signal_every_worker
 
 VOICES = FIXTURES / "voices"
 LINES = ("Lie on your back, with your knees bent and your feet flat on the floor.",
@@ -180,35 +179,11 @@ def test_engines_lists_piper_as_default_and_espeak():
 # ---------------------------------------------------------------- a killed engine
 
 
-def _workers_of(pid: int) -> list[int]:
-    kids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-                cmd = (d / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"engines.worker" in cmd:
-                kids.append(int(d.name))
-    return kids
-
-
 def test_a_killed_piper_worker_ends_the_run_with_exit_1_and_one_sentence(fresh_cache):
-    env = {k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"}
-    p = subprocess.Popen([sys.executable, "-m", "sisessions", "--scripts", str(VOICES), "synth", "short",
-                          "--engine", "piper"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env)
-    killed = set()
-    end = time.time() + 60
-    while p.poll() is None and time.time() < end:
-        for pid in _workers_of(p.pid):
-            if pid not in killed:
-                os.kill(pid, signal.SIGKILL)  # a real crash of the engine, as a segfault would be
-                killed.add(pid)
-        time.sleep(0.005)
-    out, err = p.communicate(timeout=60)
+    # SIGKILL: a real crash of the engine, as a segfault would be
+    code, out, err, killed = signal_every_worker(
+        ["--scripts", VOICES, "synth", "short", "--engine", "piper"], signal.SIGKILL)
     assert killed, "no engine worker was seen"
-    assert p.returncode == 1, (out, err)
+    assert code == 1, (out, err)
     assert err == "sisessions: The piper engine stopped unexpectedly (killed by SIGKILL).\n"
     assert not list(Path(fresh_cache).glob("clips/*/*.wav"))  # nothing half-made was cached
