@@ -8,7 +8,11 @@ cd "$(dirname "$0")"
 mode=${1:-}
 
 debs=()
-python3 -c 'import venv, ensurepip' 2>/dev/null || debs+=(python3-venv)
+# Debian's python3 needs python3-venv to make a virtual environment with pip in it.
+if [ ! -x .venv/bin/python ] && ! python3 -m venv .venv >/dev/null 2>&1; then
+  rm -rf .venv
+  debs+=(python3-venv)
+fi
 if [ "$mode" = "--test" ]; then
   for p in pulseaudio pulseaudio-utils cron espeak-ng sox ffmpeg libasound2-dev gcc python3-dev; do
     dpkg -s "$p" >/dev/null 2>&1 || debs+=("$p")
@@ -23,9 +27,14 @@ if [ ${#debs[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+pip_install() {  # quiet when it works; pip's own words (less this machine's index notes) when not
+  local out
+  out=$(.venv/bin/python -m pip install -q "$@" 2>&1) || {
+    echo "$out" | grep -v '^WARNING: Location' >&2; echo "setup.sh: pip install $* failed" >&2; exit 1; }
+}
+pip_install --upgrade pip
 extra=""
 [ "$mode" = "--test" ] && extra="[test]"
-.venv/bin/python -m pip install -q -e ".$extra" 2>&1 | grep -v '^WARNING: Location' || true
+pip_install -e ".$extra"
 .venv/bin/sisessions --version >/dev/null
 echo "sisessions is ready: .venv/bin/sisessions --help"
