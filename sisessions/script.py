@@ -1,6 +1,7 @@
 """YAML script files -> validated, immutable model, keeping the file and line of every node."""
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,10 +121,10 @@ class _Reader:
         try:
             text = Path(self.path).read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            self.problems.append(Problem(self.path, None, "is not UTF-8 text"))
+            self.problems.append(Problem(self.path, 1, "is not UTF-8 text"))
             return None
         except OSError as e:
-            self.problems.append(Problem(self.path, None, f"cannot be read ({e.strerror or e})"))
+            self.problems.append(Problem(self.path, 1, f"cannot be read ({e.strerror or e})"))
             return None
         try:
             self._loader = yaml.SafeLoader(text)
@@ -135,7 +136,7 @@ class _Reader:
             self.problems.append(Problem(self.path, line, f"invalid YAML: {what}"))
             return None
         except yaml.YAMLError as e:
-            self.problems.append(Problem(self.path, None, f"invalid YAML: {e}"))
+            self.problems.append(Problem(self.path, 1, f"invalid YAML: {e}"))
             return None
         return node
 
@@ -251,7 +252,7 @@ def _suggest(key: str, allowed: tuple[str, ...]) -> str:
 def check_id(path: Path, problems: list[Problem]) -> str:
     ident = path.stem if path.suffix == ".yaml" else path.name
     if not ID_RE.match(ident):
-        problems.append(Problem(path, None, f"file name '{ident}' is not a valid id: use lowercase "
+        problems.append(Problem(path, 1, f"file name '{ident}' is not a valid id: use lowercase "
                                             "letters, digits and dashes, starting with a letter or digit"))
     return ident
 
@@ -284,19 +285,19 @@ def check_placeholders(r: _Reader, node: yaml.Node, text: str, *, sided: bool, i
 STEP_KEYS = ("say", "pause", "breathe", "repeat", "chime")
 
 
-def _steps(r: _Reader, node: yaml.Node, *, sided: bool, depth: int, has_default_reps: bool) -> tuple[Step, ...]:
+def _steps(r: _Reader, node: yaml.Node, *, sided: bool, depth: int) -> tuple[Step, ...]:
     if not isinstance(node, yaml.SequenceNode) or not node.value:
         r.error(node, "steps must be a non-empty list of steps (say, pause, breathe, repeat, chime)")
         return ()
     out: list[Step] = []
     for snode in node.value:
-        step = _step(r, snode, sided=sided, depth=depth, has_default_reps=has_default_reps)
+        step = _step(r, snode, sided=sided, depth=depth)
         if step is not None:
             out.append(step)
     return tuple(out)
 
 
-def _step(r: _Reader, node: yaml.Node, *, sided: bool, depth: int, has_default_reps: bool) -> Step | None:
+def _step(r: _Reader, node: yaml.Node, *, sided: bool, depth: int) -> Step | None:
     loc = r.loc(node)
     if isinstance(node, yaml.ScalarNode):
         text = r.text(node, "a step")
@@ -348,10 +349,8 @@ def _step(r: _Reader, node: yaml.Node, *, sided: bool, depth: int, has_default_r
         times = r.integer(rm["times"][1], "repeat times", 1, 100)
         if times is None:
             return None
-    elif not has_default_reps:
-        r.error(node, "repeat needs 'times' (or set 'repetitions' on the pattern)")
     count = r.boolean(rm["count"][1], "repeat count") if "count" in rm else False
-    steps = _steps(r, rm["steps"][1], sided=sided, depth=depth + 1, has_default_reps=has_default_reps) if "steps" in rm else ()
+    steps = _steps(r, rm["steps"][1], sided=sided, depth=depth + 1) if "steps" in rm else ()
     if count is None or not steps:
         return None
     return Repeat(times, count, steps, loc)
@@ -381,8 +380,7 @@ def load_pattern(path: Path, problems: list[Problem] | None = None) -> Pattern |
             about = r.text(get("about"), "about") if "about" in m else None
             sided = r.boolean(get("sided"), "sided") if "sided" in m else False
             reps = r.integer(get("repetitions"), "repetitions", 1, 100) if "repetitions" in m else None
-            steps = _steps(r, get("steps"), sided=bool(sided), depth=0,
-                           has_default_reps="repetitions" in m) if "steps" in m else ()
+            steps = _steps(r, get("steps"), sided=bool(sided), depth=0) if "steps" in m else ()
             if len(problems) == before:
                 pattern = Pattern(id=ident, path=str(path), title=title, steps=steps, stage=stage,
                                   about=about, sided=bool(sided), repetitions=reps, loc=r.loc(node))
@@ -421,7 +419,9 @@ def _item(r: _Reader, node: yaml.Node) -> Item | None:
     return Item(pid, loc, reps, side)
 
 
-def load_session(path: Path, problems: list[Problem] | None = None) -> Session | None:
+def load_session(path: Path, problems: list[Problem] | None = None, partial: bool = False) -> Session | None:
+    """Read one session file. With `partial`, a session is returned even when the file has
+    problems (holding what could be read), so that `validate` can still check its items."""
     own = problems is None
     problems = [] if own else problems
     before = len(problems)
@@ -464,12 +464,14 @@ def load_session(path: Path, problems: list[Problem] | None = None) -> Session |
                         it = _item(r, n)
                         if it is not None:
                             items.append(it)
-            if len(problems) == before:
+            if len(problems) == before or partial:
+                read = {k: v for k, v in kw.items() if v is not None}
+                read.setdefault("title", "")
                 session = Session(id=ident, path=str(path), items=tuple(items), loc=r.loc(node),
-                                  items_loc=items_loc, **kw)
+                                  items_loc=items_loc, **read)
     if own and len(problems) > before:
         raise ScriptError(problems)
-    return session if len(problems) == before else None
+    return session if len(problems) == before or partial else None
 
 
 def session_for_pattern(p: Pattern) -> Session:
@@ -581,12 +583,12 @@ class Library:
                 continue
             self._load(self.patterns[it.pattern], load_pattern, problems)
 
-    def _check_length(self, s: Session, problems: list[Problem], library=None) -> None:
-        """The 3-hour limit (SPEC §2), from the plan with estimated speech: no audio is made."""
+    def _check_length(self, s: Session, problems: list[Problem], library=None, lenient=False) -> None:
+        """The 3-hour limit and repeat counts (SPEC §2), planned with estimated speech: no audio."""
         from sisessions.timeline import PlanOptions, expand
 
         try:
-            expand(s, library or self, PlanOptions(side="left"))
+            expand(s, library or self, PlanOptions(side="left"), lenient=lenient)
         except ScriptError as e:
             problems.extend(e.problems)
 
@@ -613,14 +615,14 @@ class Library:
             if kind == "patterns":
                 p = load_pattern(f, problems)
                 if p is not None:
-                    self._check_length(session_for_pattern(p), problems, _OnePattern(p))
+                    self._check_length(session_for_pattern(p), problems, _OnePattern(p), lenient=True)
             elif kind == "sessions":
                 lib = f.resolve().parent.parent
                 if (lib / "patterns").is_dir() and lib not in [d.resolve() for d in self.dirs]:
                     self._index(lib, front=True)
-                s = load_session(f, problems)
+                before = len(problems)
+                s = load_session(f, problems, partial=True)
                 if s is not None:
-                    before = len(problems)
                     self.check_session(s, problems)
                     if len(problems) == before:
                         self._check_length(s, problems)
@@ -631,7 +633,8 @@ class Library:
         # one problem reported once, even when a pattern was reached through several sessions
         seen, unique = set(), []
         for p in problems:
-            if str(p) not in seen:
-                seen.add(str(p))
+            key = (os.path.realpath(p.path), p.line, p.message)
+            if key not in seen:
+                seen.add(key)
                 unique.append(p)
         return len(files), unique

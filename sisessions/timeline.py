@@ -131,7 +131,8 @@ def other_side(side: str) -> str:
 class _Expander:
     """Turns a session into events, keeping a running estimate to stop runaway repeats early."""
 
-    def __init__(self, session: Session, library: Library, opts: PlanOptions):
+    def __init__(self, session: Session, library: Library, opts: PlanOptions, lenient: bool = False):
+        self.lenient = lenient  # validating a lone pattern: a session may give its repeat counts
         self.session = session
         self.library = library
         self.opts = opts
@@ -182,7 +183,12 @@ class _Expander:
                     else:
                         self.silence(s.breath_in + s.breath_out, minimum=s.breath_in + s.breath_out, **ctx)
             elif isinstance(st, Repeat):
-                times = st.times or reps or pat.repetitions or 1
+                times = st.times or reps or pat.repetitions
+                if times is None:  # SPEC §2.2: from the repeat, the item's override or the pattern
+                    if not self.lenient:
+                        raise ScriptError([st.loc.problem(
+                            "repeat needs 'times' (or 'repetitions' on the pattern or on the session's item)")])
+                    times = 1
                 if st.times is None or self.opts.reps_scale != 1.0:
                     times = max(1, min(100, round(times * self.opts.reps_scale)))
                 saved = self.blame
@@ -208,10 +214,10 @@ class _Expander:
             raise UsageError("every pattern of this session is skipped; there is nothing left to play")
         if s.chime:  # a soft bell says "it has started" at once, even while the voice warms up
             self.add(Event("chime"))
+        if s.intro:  # SPEC §2.3: the intro is spoken first; the safety line follows it
+            self.add(Event("say", text=s.intro))
         for line in SAFETY_LINES:
             self.add(Event("say", text=line))
-        if s.intro:
-            self.add(Event("say", text=s.intro))
         first = True
         for index, it in items:
             pattern = self.library.pattern(it.pattern)
@@ -257,9 +263,10 @@ def needs_side(session: Session, library: Library) -> bool:
                for it in session.items)
 
 
-def expand(session: Session, library: Library, opts: PlanOptions) -> tuple[Event, ...]:
-    """The session's events in order, without speech lengths. Raises on a runaway session."""
-    return _Expander(session, library, opts).run()
+def expand(session: Session, library: Library, opts: PlanOptions, lenient: bool = False) -> tuple[Event, ...]:
+    """The session's events in order, without speech lengths. Raises on a runaway session.
+    `lenient` lets a repeat without any count run once (for checking a lone pattern file)."""
+    return _Expander(session, library, opts, lenient).run()
 
 
 def place(session: Session, library: Library, events: Iterable[Event], opts: PlanOptions,

@@ -46,7 +46,6 @@ INVALID = [
     ("repeat-times-0", "patterns", "title: A\nsteps:\n  - repeat:\n      times: 0\n      steps: [Hi]\n", 4, "from 1 to 100"),
     ("repeat-times-101", "patterns", "title: A\nsteps:\n  - repeat:\n      times: 101\n      steps: [Hi]\n", 4, "from 1 to 100"),
     ("repeat-unknown", "patterns", "title: A\nsteps:\n  - repeat:\n      times: 2\n      each: 3\n      steps: [Hi]\n", 5, "unknown key 'each'"),
-    ("repeat-no-times", "patterns", "title: A\nsteps:\n  - repeat:\n      steps: [Hi]\n", 3, "needs 'times'"),
     ("repeat-dup", "patterns", "title: A\nsteps:\n  - repeat:\n      times: 2\n      times: 3\n      steps: [Hi]\n", 5, "duplicate key 'times'"),
     ("nested-step-error", "patterns", "title: A\nsteps:\n  - repeat:\n      times: 2\n      steps:\n        - pause: 0\n", 6, "more than 0"),
     ("side-not-sided", "patterns", "title: A\nsteps:\n  - say: Turn to your {side}.\n", 3, "needs 'sided: true'"),
@@ -74,6 +73,7 @@ INVALID = [
     ("session-runaway", "sessions", "title: S\nitems:\n  - base\n  - pattern: long\n    repetitions: 100\n", 4, "more than 3 hours"),
 ]
 
+NOCOUNT = "title: No count\nsteps:\n  - say: Hello.\n  - repeat:\n      steps: [Hi]\n"
 BASE = "title: Base\nrepetitions: 2\nsteps:\n  - repeat:\n      steps:\n        - say: Slowly.\n        - pause: 5\n"
 LONG = "title: Long\nrepetitions: 3\nsteps:\n  - repeat:\n      steps:\n        - pause: 200\n"
 
@@ -83,6 +83,7 @@ def make_library(root, folder=None, name=None, text=None):
     (root / "sessions").mkdir(parents=True, exist_ok=True)
     (root / "patterns" / "base.yaml").write_text(BASE)
     (root / "patterns" / "long.yaml").write_text(LONG)
+    (root / "patterns" / "nocount.yaml").write_text(NOCOUNT)
     if folder:
         (root / folder / name).write_text(text)
     return root
@@ -104,7 +105,7 @@ def test_bad_file_name(tmp_path):
     lib = make_library(tmp_path / "lib", "patterns", "Bad_Name.yaml", "title: A\n" + GOOD_STEPS)
     result = CliRunner().invoke(main, ["validate", str(lib / "patterns" / "Bad_Name.yaml")])
     assert result.exit_code == 2
-    assert "not a valid id" in result.output
+    assert f"{lib / 'patterns' / 'Bad_Name.yaml'}:1: file name" in result.output and "not a valid id" in result.output
 
 
 def test_validate_reports_every_problem_not_just_the_first(tmp_path):
@@ -171,3 +172,40 @@ def test_missing_scripts_folder_is_exit_2(tmp_path, cli):
     proc = cli("--scripts", tmp_path / "nope", "list", check=2)
     assert "no such scripts folder" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_item_override_gives_a_repeat_its_count(tmp_path):
+    """SPEC §2.2: a repeat's times defaults to the pattern's repetitions or the session's override."""
+    lib = make_library(tmp_path / "lib", "sessions", "ok.yaml", "title: S\nitems:\n  - pattern: nocount\n    repetitions: 3\n")
+    result = CliRunner().invoke(main, ["--scripts", str(lib), "validate", str(lib)])
+    assert result.exit_code == 0, result.output  # nocount.yaml alone is valid too
+    from sisessions.timeline import PlanOptions, expand
+
+    library = Library([lib])
+    events = expand(library.session("ok"), library, PlanOptions())
+    assert [e.text for e in events].count("Hi") == 3
+
+
+def test_a_repeat_with_no_count_anywhere_names_the_repeat(tmp_path):
+    lib = make_library(tmp_path / "lib", "sessions", "bad.yaml", "title: S\nitems:\n  - nocount\n")
+    result = CliRunner().invoke(main, ["--scripts", str(lib), "validate", str(lib / "sessions" / "bad.yaml")])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{lib / 'patterns' / 'nocount.yaml'}:4: repeat needs 'times'")
+
+
+def test_validate_checks_items_of_a_session_with_other_problems(tmp_path):
+    text = "title: S\nitems:\n  - nope\n  - pattern: base\n    side: middle\n"
+    lib = make_library(tmp_path / "lib", "sessions", "bad.yaml", text)
+    result = CliRunner().invoke(main, ["validate", str(lib / "sessions" / "bad.yaml")])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert [ln.split(":")[1] for ln in lines] == ["5", "3"], lines
+    assert "unknown pattern 'nope'" in lines[1]
+
+
+def test_a_problem_is_reported_once_whatever_the_path_spelling(tmp_path, monkeypatch):
+    lib = make_library(tmp_path / "lib", "patterns", "bad.yaml", "title: A\nsteps:\n  - pause: 0\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["--scripts", "lib", "validate", "lib", str(lib)])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1, result.output

@@ -64,10 +64,10 @@ def test_cues_are_contiguous_and_json_consistent(golden, name, opts):
     assert {c["kind"] for c in d["cues"]} <= {"say", "pause", "chime"}
 
 
-def test_session_opens_with_safety_line_then_intro():
+def test_session_opens_with_a_chime_the_intro_then_the_safety_line():
     tl = plan("mini", side="left")
     assert tl.cues[0].kind == "chime"
-    assert [c.text for c in tl.cues[1:5]] == [*SAFETY_LINES, "Hello."]
+    assert [c.text for c in tl.cues[1:5]] == ["Hello.", *SAFETY_LINES]  # SPEC: the intro is spoken first
     assert tl.cues[-1].text == "Goodbye."
 
 
