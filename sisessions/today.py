@@ -32,7 +32,7 @@ class Today:
             st = p.stages[self.stage]
             where = f"stage {self.stage + 1} of {n} ({st.session}), day {self.day} of {st.days}"
             if self.last is None:
-                text = f"no completed session in the practice log yet, so the programme {name} starts at {where}"
+                text = f"no session of the programme completed yet, so the programme {name} starts at {where}"
             elif self.stage > 0 and self.done[self.stage] == 0:
                 prev = p.stages[self.stage - 1]
                 text = (f"the programme {name} is at {where}: stage {self.stage} ({prev.session}) "
@@ -79,7 +79,7 @@ def walk(program: Program, records: list[dict], on: date) -> Today:
         elif i >= len(stages) and after_all in days[d]:
             after += 1
             last = d
-    practised = on in days
+    practised = last == on  # a session of the programme done today (not just any session)
     if i < len(stages):
         return Today(program, stages[i].session, i, done[i] + 1, tuple(done), last, practised)
     return Today(program, after_all, None, after + 1, tuple(done), last, practised)

@@ -71,7 +71,7 @@ def test_which_days_count(records, expected):
 
 def test_why_is_one_plain_sentence():
     t = today.walk(STEPS, [], on(0))
-    assert t.why() == ("No completed session in the practice log yet, so the programme 'Two small steps' "
+    assert t.why() == ("No session of the programme completed yet, so the programme 'Two small steps' "
                        "starts at stage 1 of 2 (first), day 1 of 2.")
     t = today.walk(STEPS, [play(0, "first")], on(1))
     assert t.why() == ("The programme 'Two small steps' is at stage 1 of 2 (first), day 2 of 2: "
@@ -119,3 +119,18 @@ def test_a_session_of_yours_named_today_keeps_its_name(tmp_path):
 def test_no_programme_or_an_unknown_one_is_a_usage_error(tmp_path):
     assert run_cli("--scripts", LIB, "today", "--program", "nope", check=2).stderr.startswith(
         "sisessions: Unknown programme 'nope'")
+
+
+def test_a_session_outside_the_programme_does_not_count_as_practised_today():
+    """A towel session today neither moves the programme nor makes it say 'already practised'."""
+    from datetime import date
+
+    from sisessions.programs import Program, Stage
+    from sisessions.script import Loc
+    from sisessions.today import walk
+
+    prog = Program("p", "p.yaml", "P", (Stage("unlock", 2, Loc("p.yaml", 3)),), then="daily")
+    rec = {"kind": "play", "time": "2026-11-21T07:30:00+01:00", "session": "towel", "completed": True}
+    t = walk(prog, [rec], date(2026, 11, 21))
+    assert t.session == "unlock" and not t.practised_today
+    assert "already practised" not in t.why() and "No session of the programme completed yet" in t.why()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes.util
 import functools
 import os
+import subprocess
 import sys
 
 from sisessions.engines.base import Engine, dist_version
@@ -24,6 +25,24 @@ def _system_library() -> str | None:
     return ctypes.util.find_library("espeak-ng")
 
 
+@functools.lru_cache(maxsize=1)
+def _library_identity() -> str:
+    """Which espeak-ng library speaks, cheaply: the system one's real file with its size and
+    time (an upgrade of the system package changes it, so no stale clip is served), or the
+    bundled one's package version."""
+    name = _system_library()
+    if not name:
+        return f"bundled-{dist_version('espeakng-loader')}"
+    try:
+        out = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True, timeout=5).stdout
+        path = next(ln.split("=>")[-1].strip() for ln in out.splitlines() if ln.strip().startswith(name + " "))
+        real = os.path.realpath(path)
+        st = os.stat(real)
+        return f"{os.path.basename(real)}-{st.st_size}-{int(st.st_mtime)}"
+    except (OSError, StopIteration, subprocess.SubprocessError):
+        return name
+
+
 class EspeakEngine(Engine):
     name = "espeak"
     label = "eSpeak NG through pyttsx3 (robotic but tiny and fast)"
@@ -32,8 +51,7 @@ class EspeakEngine(Engine):
     synth_class = "sisessions.engines.espeak:EspeakSynth"
 
     def version(self) -> str:
-        lib = _system_library() if LINUX else sys.platform
-        lib = lib or f"bundled-{dist_version('espeakng-loader')}"
+        lib = _library_identity() if LINUX else sys.platform
         return f"pyttsx3-{dist_version('pyttsx3')}/{lib}"
 
     def resolve_voice(self, voice):
