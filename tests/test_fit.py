@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from sisessions import paths
 from sisessions.errors import UsageError
-from sisessions.fit import REPS, SILENCE, TOLERANCE, fit_options
+from sisessions.fit import AIM, REPS, SILENCE, TOLERANCE, fit_options
 from sisessions.script import Library, load_pattern, session_for_pattern
 from sisessions.timeline import PlanOptions, estimated, expand
 
@@ -29,12 +30,15 @@ def planned_minutes(library, sid, opts):
 @pytest.mark.parametrize("pace", [1.0, 1.4])
 def test_fits_within_five_percent(library, sid, minutes, pace):
     base = PlanOptions(side="left", pace=pace)
-    try:
-        opts = fit_options(library.session(sid), library, base, minutes)
-    except UsageError:
-        # a slower pace moves the reachable range; every case must fit at pace 1
-        assert pace != 1.0
+    session = library.session(sid)
+    ends = [estimated(session, library, replace(base, reps_scale=r, silence_scale=s)).seconds / 60
+            for r, s in ((REPS[0], SILENCE[0]), (REPS[1], SILENCE[1]))]
+    if not ends[0] / (1 + AIM) <= minutes <= ends[1] / (1 - AIM):
+        assert pace != 1.0  # every case fits at pace 1; a slower pace moves the range
+        with pytest.raises(UsageError, match="out of reach"):
+            fit_options(session, library, base, minutes)
         return
+    opts = fit_options(session, library, base, minutes)
     assert abs(planned_minutes(library, sid, opts) - minutes) <= TOLERANCE * minutes
     assert REPS[0] <= opts.reps_scale <= REPS[1] and SILENCE[0] <= opts.silence_scale <= SILENCE[1]
     assert (opts.side, opts.pace) == ("left", pace)
@@ -114,3 +118,15 @@ def test_the_cli_fits_the_real_spoken_session(cli, minutes):
     plain = json.loads(cli("show", FIXTURE, "--json", check=0).stdout)
     rests = lambda tl: sum(c["text"] == "Rest." for c in tl["cues"])  # noqa: E731
     assert rests(plain) == 5 and (rests(fitted) > 5) == (minutes > plain["duration"] / 60)
+
+
+@pytest.mark.parametrize("end", ["lowest", "highest"])
+def test_both_ends_of_the_advertised_range_fit_with_real_speech(cli, end):
+    """The range the error advertises is reachable by the real spoken session, ends included."""
+    import re
+
+    err = cli("show", FIXTURE, "--minutes", 180).stderr
+    lo, hi = map(float, re.search(r"between ([\d.]+) and ([\d.]+) minutes", err).groups())
+    minutes = lo if end == "lowest" else hi
+    fitted = json.loads(cli("show", FIXTURE, "--minutes", minutes, "--json", check=0).stdout)
+    assert abs(fitted["duration"] - minutes * 60) <= TOLERANCE * minutes * 60, (minutes, fitted["duration"])
