@@ -73,9 +73,12 @@ def test_killed_synthesis_leaves_only_complete_entries(fresh_cache):
     end = time.time() + 120
     while time.time() < end and len(list(fresh_cache.glob("clips/*/*.wav"))) < 3:
         time.sleep(0.01)
+    assert p.poll() is None, "synthesis ended before it could be killed mid-way"
     p.send_signal(signal.SIGKILL)
     p.wait()
-    for f in fresh_cache.glob("clips/*/*.wav"):
+    clips = list(fresh_cache.glob("clips/*/*.wav"))
+    assert len(clips) >= 3
+    for f in clips:
         assert clip_frames(f) is not None, f
 
 
