@@ -98,6 +98,43 @@ def test_measured_words_per_minute_are_within_ten_percent_of_rate(engine, rate):
             assert abs(wpm - rate) <= 0.10 * rate, (engine, rate, line, round(wpm))
 
 
+PHRASES = ("Let the weight of your legs sink slowly into the soft floor beneath you",
+           "Now slowly tighten the muscles along the right side of your lower back",
+           "Rest here for a moment and notice how your back feels against the floor")
+
+
+def voiced_seconds(path: Path) -> float:
+    """From the first to the last 20 ms window above -40 dBFS."""
+    with wave.open(str(path)) as f:
+        x = np.frombuffer(f.readframes(f.getnframes()), dtype=np.int16).astype(float) / 32768
+        frame = f.getframerate() // 50
+    env = np.sqrt(np.mean(x[: len(x) // frame * frame].reshape(-1, frame) ** 2, axis=1))
+    voiced = np.nonzero(env > 10 ** (-40 / 20))[0]
+    return (voiced[-1] - voiced[0] + 1) / 50
+
+
+@pytest.mark.parametrize("engine", ["piper", "espeak"])
+@pytest.mark.parametrize("rate", [90, 130])
+def test_the_engine_itself_is_calibrated_not_just_padded(engine, rate, tmp_path):
+    """A clip lasts words / rate because phrasing.py sizes its silences; that alone would hide
+    a badly calibrated voice. So the voice's own speech, phrases straight from the worker,
+    timed from first to last voiced sample, must run at ARTICULATION x rate (±10 %)."""
+    from sisessions.engines.base import Worker, engine_timeout
+
+    w = Worker(get_engine(engine).settings(None, rate))
+    words = seconds = 0.0
+    try:
+        for i, phrase in enumerate(PHRASES):
+            out = tmp_path / f"phrase{i}.wav"
+            w.request({"op": "synth", "text": phrase, "out": str(out)}, engine_timeout(phrase))
+            words += len(phrase.split())
+            seconds += voiced_seconds(out)
+    finally:
+        w.close()
+    spoken, want = words / seconds * 60, phrasing.ARTICULATION * rate
+    assert abs(spoken - want) <= 0.10 * want, (engine, rate, round(spoken), round(want))
+
+
 @pytest.mark.parametrize("engine", ["piper", "espeak"])
 def test_an_export_sits_at_minus_16_lufs_with_true_peak_below_minus_1(engine, tmp_path):
     out = tmp_path / "short.mp3"

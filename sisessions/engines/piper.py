@@ -17,9 +17,12 @@ from sisessions.phrasing import ARTICULATION
 BUNDLED = "joe"
 BUNDLED_NAMES = (BUNDLED, "en_US-joe-medium", "en_us-joe-medium")
 
-# Measured on the joe voice (benchmarks/calibrate.py): the spoken part of a phrase lasts
-# A + B * length_scale seconds per word (A: the edges and stops that do not stretch).
-SECONDS_PER_WORD = (0.068, 0.179)
+# Measured on the joe voice: the spoken part of a phrase, from its first to its last voiced
+# sample, lasts A + B * length_scale seconds per word (A: the stops that do not stretch).
+# Fitted on 14-word phrases at length_scale 1.18-1.88 (six takes each: Piper's durations
+# vary from take to take by about 5 %); an earlier fit that counted the engine's own edge
+# silence as speech made the voice 7-12 % faster than asked, hidden by longer gaps.
+SECONDS_PER_WORD = (0.028, 0.187)
 LENGTH_SCALE = (0.8, 2.0)  # beyond these the voice sounds hurried or drawn out
 
 
