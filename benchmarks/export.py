@@ -1,15 +1,19 @@
 """Export of long sessions from a warm cache: wall time against a bare ffmpeg encode of the same
 audio, and peak memory, at several lengths; beside it a naive pydub build (`seg +=`).
 
-    .venv/bin/python benchmarks/export.py [--minutes 10 30 60 90] [--engine espeak] [--no-pydub]
+    .venv/bin/python benchmarks/export.py [--minutes 10 30 60 90] [--engine piper] [--runs 3] [--no-pydub]
 
-Prints one row per length. Never run as a test.
+Prints one row per length (medians of --runs interleaved runs; the session lengths are the
+real ones, which come out somewhat longer than asked). The "export" is the whole command
+(start-up, planning, tags, chapters and transcript sidecars included); "ffmpeg" is Debian's
+ffmpeg encoding the same session's WAV to MP3 at the same bitrate. Never run as a test.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,7 +86,7 @@ def run_child(code: str, args: list[str], env: dict) -> dict:
 
 
 def make_library(root: Path, minutes: float) -> None:
-    # one repetition is about 42 s (espeak at 110 wpm); the table prints the real length
+    # one repetition is about 42-50 s at 110 wpm; the table prints the real length
     (root / "patterns").mkdir(parents=True, exist_ok=True)
     (root / "sessions").mkdir(exist_ok=True)
     reps = max(1, round(minutes * 60 / 42))
@@ -107,6 +111,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, nargs="+", default=[10, 30, 60, 90])
     ap.add_argument("--engine", default="piper")
     ap.add_argument("--no-pydub", action="store_true")
+    ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
     from sisessions.audio import ffmpeg_exe
 
@@ -123,13 +128,17 @@ def main() -> None:
             base = ["--scripts", str(lib)]
             subprocess.run([sys.executable, "-m", "sisessions", *base, "synth", "bench", "--engine", a.engine],
                            check=True, env=env, capture_output=True)
-            out = tmp / "out.mp3"
-            r = run_child(CHILD, [*base, "export", "bench", "--engine", a.engine, "-o", str(out)], env)
-            wav = tmp / "out.wav"
+            out, wav = tmp / "out.mp3", tmp / "out.wav"
             subprocess.run([sys.executable, "-m", "sisessions", *base, "export", "bench", "--engine", a.engine,
                             "-o", str(wav)], check=True, env=env, capture_output=True)
             length = (wav.stat().st_size - 44) / 2 / 22050 / 60
-            ff = min(ffmpeg_baseline(wav, tmp / "ff.mp3", ffmpeg) for _ in range(2))
+            # interleaved runs, medians: this machine's timings wander by 10-20 % run to run
+            runs, ffs = [], []
+            for _ in range(a.runs):
+                runs.append(run_child(CHILD, [*base, "export", "bench", "--engine", a.engine, "-o", str(out)], env))
+                ffs.append(ffmpeg_baseline(wav, tmp / "ff.mp3", ffmpeg))
+            r = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
+            ff = statistics.median(ffs)
             naive = {"wall": float("nan"), "rss_mb": float("nan")}
             if not a.no_pydub:
                 naive = run_child(NAIVE, [json.dumps({"scripts": [str(lib)], "engine": a.engine,
