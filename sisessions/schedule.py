@@ -586,11 +586,34 @@ def _say(status: str, text: str) -> None:
     print(f"--- {_now()} {status}: {text}", flush=True)
 
 
+LOG_LIMIT = 512 * 1024  # a few KB a morning: over a year of runs before the oldest go
+
+
+def trim_log(path: Path, limit: int = LOG_LIMIT) -> None:
+    """Keep a schedule's log from growing without end: past `limit`, keep its newer half.
+
+    Trimmed in place (the shell that started us holds the log open for appending, so a new
+    file put in its place would lose what we print next), from a line boundary."""
+    try:
+        if path.stat().st_size <= limit:
+            return
+        with open(path, "r+b") as f:
+            f.seek(-(limit // 2), os.SEEK_END)
+            keep = f.read()
+            keep = keep[keep.find(b"\n") + 1:]
+            f.seek(0)
+            f.write(keep)
+            f.truncate()
+    except OSError:
+        pass  # a log that cannot be trimmed must never stop the morning's session
+
+
 def run(sid: str, args: list[str]) -> int:
     """Run `sisessions ARGS` under the lock; every line goes to stdout, which cron sends to the log."""
     from sisessions import lock
 
     action = (_what_args(args) or ["?"])[0]
+    trim_log(log_path(sid))
     _say("start", "sisessions " + shlex.join(args))
     t0 = time.monotonic()
     try:

@@ -435,3 +435,17 @@ def test_a_play_entry_plays_from_cron_and_an_overlapping_run_stays_silent(user, 
     finally:
         server.stop()
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_a_long_log_is_trimmed_to_its_newer_half_from_a_line(tmp_path):
+    log = tmp_path / "x.log"
+    lines = [f"2026-01-{i % 28 + 1:02d} 07:30 ok run {i}\n" for i in range(40000)]
+    log.write_text("".join(lines))
+    schedule.trim_log(log, limit=100_000)
+    text = log.read_text()
+    assert 40_000 < len(text) <= 50_000
+    assert text.endswith(lines[-1]) and text.splitlines()[0] + "\n" in lines  # whole lines only
+    small = tmp_path / "small.log"
+    small.write_text("one\n")
+    schedule.trim_log(small, limit=100_000)
+    assert small.read_text() == "one\n"
