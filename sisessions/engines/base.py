@@ -8,6 +8,7 @@ cache key needs (version, voice identity, settings) is computed without loading 
 """
 from __future__ import annotations
 
+import abc
 import importlib
 import importlib.metadata
 import importlib.util
@@ -50,7 +51,7 @@ class SpeechSettings:
         return d
 
 
-class Engine:
+class Engine(abc.ABC):
     """Parent-side description of an engine. Cheap: it never loads the engine's library."""
 
     name = ""
@@ -65,16 +66,17 @@ class Engine:
     def missing_message(self) -> str:
         return f"the {self.name} engine is not installed: {self.install_hint}"
 
+    @abc.abstractmethod
     def version(self) -> str:
-        raise NotImplementedError
+        """The engine's version: part of every cache key."""
 
+    @abc.abstractmethod
     def resolve_voice(self, voice: str | None) -> tuple[str, str]:
         """(voice, voice identity) for the user's --voice (None: the engine's default)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def params_for_rate(self, wpm: int) -> dict[str, Any]:
         """The engine's own settings that make speech come out at `wpm` words per minute."""
-        raise NotImplementedError
 
     def settings(self, voice: str | None, rate: int) -> SpeechSettings:
         if not self.installed():
