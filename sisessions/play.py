@@ -610,10 +610,9 @@ class Keys:
 
 
 def clock(frames: int) -> str:
-    s = int(round(frames / RATE))
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    from sisessions.core import duration_text
+
+    return duration_text(frames / RATE)
 
 
 class View:

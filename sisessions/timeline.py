@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from sisessions.audio import RATE
@@ -95,10 +95,6 @@ class Timeline:
     @property
     def seconds(self) -> float:
         return self.frames / self.rate
-
-    def texts(self) -> list[str]:
-        """The distinct spoken texts, in order of first use."""
-        return list(dict.fromkeys(c.text for c in self.cues if c.kind == "say"))
 
     def to_json_dict(self) -> dict:
         ms = lambda frames: round(frames * 1000 / self.rate)  # noqa: E731
@@ -258,11 +254,6 @@ def _sides(pattern: Pattern, item_side: str, working: str | None) -> list[str | 
     return [working, other_side(working)]
 
 
-def needs_side(session: Session, library: Library) -> bool:
-    return any(library.pattern(it.pattern).sided and it.side in ("working", "other", "both")
-               for it in session.items)
-
-
 def expand(session: Session, library: Library, opts: PlanOptions, lenient: bool = False) -> tuple[Event, ...]:
     """The session's events in order, without speech lengths. Raises on a runaway session.
     `lenient` lets a repeat without any count run once (for checking a lone pattern file)."""
@@ -293,7 +284,3 @@ def estimated(session: Session, library: Library, opts: PlanOptions) -> Timeline
     events = expand(session, library, opts)
     return place(session, library, events, opts,
                  lambda text: seconds_to_frames(estimate_speech_seconds(text, opts.wpm)))
-
-
-def with_side(opts: PlanOptions, side: str | None) -> PlanOptions:
-    return replace(opts, side=side)

@@ -11,6 +11,7 @@ source must never block: it returns silence when nothing is ready.
 """
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import sys
@@ -39,12 +40,13 @@ class NoOutput(AudioError):
     """No audio output could be opened (no device, no sound server)."""
 
 
-class Player:
+class Player(abc.ABC):
     name = ""
     latency = 0.2  # seconds of audio that may still be queued after the last frame was taken
 
+    @abc.abstractmethod
     def start(self, source: Source) -> None:
-        raise NotImplementedError
+        """Begin pulling frames from `source` on the audio output."""
 
     def alive(self) -> bool:
         return True
