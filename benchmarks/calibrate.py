@@ -27,9 +27,9 @@ def reference_lines() -> list[str]:
 
 
 def speech_seconds(engine, param: str, value, lines: list[str], tmp: Path) -> float:
-    from sisessions import clip, phrasing
     from sisessions.audio import RATE
-    from sisessions.engines.base import SpeechSettings, Worker
+    from sisessions.voice import clip, phrasing
+    from sisessions.voice.engines.base import SpeechSettings, Worker
 
     voice, vid = engine.resolve_voice(None)
     s = SpeechSettings(engine.name, engine.version(), voice, vid, 110, ((param, value),))
@@ -50,7 +50,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--engine", choices=sorted(GRID), action="append")
     a = ap.parse_args()
-    from sisessions.engines.base import get_engine
+    from sisessions.voice.engines.base import get_engine
 
     lines = reference_lines()
     words = sum(len(x.split()) for x in lines)

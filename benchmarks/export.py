@@ -54,16 +54,16 @@ finally:
 NAIVE = r"""
 import json, resource, sys, time, wave
 from pydub import AudioSegment
-from sisessions import core
-from sisessions.chime import chime_pcm
-from sisessions.core import Choices
+from sisessions import app
+from sisessions.output.chime import chime_pcm
+from sisessions.app import Choices
 tl_args = json.loads(sys.argv[1])
 t = time.perf_counter()
-lib = core.open_library(tl_args["scripts"])
+lib = app.open_library(tl_args["scripts"])
 c = Choices(engine=tl_args["engine"])
-p = core.prepare(lib, tl_args["session"], c)
-sp = core.open_speech(c)
-tl = core.plan(p, sp)
+p = app.prepare(lib, tl_args["session"], c)
+sp = app.open_speech(c)
+tl = app.plan(p, sp)
 seg = AudioSegment.empty().set_frame_rate(22050).set_channels(1).set_sample_width(2)
 for cue in tl.cues:
     if cue.kind == "say":

@@ -69,15 +69,15 @@ def loudness_of(path: Path) -> str:
 
 
 def run(engine_name: str, rate: int, jobs: int | None, rec: Recogniser) -> dict:
-    from sisessions import core
-    from sisessions.cache import Cache
-    from sisessions.core import Choices
-    from sisessions.engines.base import get_engine
-    from sisessions.speech import Speech
+    from sisessions import app
+    from sisessions.app import Choices
+    from sisessions.voice.cache import Cache
+    from sisessions.voice.engines.base import get_engine
+    from sisessions.voice.speech import Speech
 
     choices = Choices(engine=engine_name, rate=rate)
-    p = core.prepare(core.open_library((str(REFERENCE),)), "reference", choices)
-    texts = core.texts(p)
+    p = app.prepare(app.open_library((str(REFERENCE),)), "reference", choices)
+    texts = app.texts(p)
     engine = get_engine(engine_name)
     settings = engine.settings(None, rate)
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,8 +89,8 @@ def run(engine_name: str, rate: int, jobs: int | None, rec: Recogniser) -> dict:
             jobs_used = sp.jobs
         cpu = _cpu() - cpu0  # the workers' time counts once they have exited
         with Speech(settings, Cache(Path(tmp)), jobs=jobs) as sp:
-            tl = core.plan(p, sp)
-            out = core.export(tl, sp, str(Path(tmp) / "reference.mp3"))
+            tl = app.plan(p, sp)
+            out = app.export(tl, sp, str(Path(tmp) / "reference.mp3"))
             loud = loudness_of(out)
             errors = ref_words = 0
             wpms, speech = [], 0.0
@@ -124,7 +124,7 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=None)
     ap.add_argument("--jobs", type=int, default=None)
     a = ap.parse_args()
-    from sisessions.engines.base import DEFAULT_RATE, REGISTRY, get_engine
+    from sisessions.voice.engines.base import DEFAULT_RATE, REGISTRY, get_engine
 
     names = a.engine or [n for n in REGISTRY if get_engine(n).installed()]
     rec = Recogniser()

@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sisessions.plan.timeline import CHIME_SECONDS  # noqa: E402
 from tests.audio_server import RATE, PulseServer, Recorder, loud  # noqa: E402
-from sisessions.timeline import CHIME_SECONDS  # noqa: E402
 
 PROBE = ROOT / "benchmarks" / "_probe_play.py"
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -20,15 +20,15 @@ def main() -> None:
     ap.add_argument("--session", default="towel")
     ap.add_argument("--side", default="left")
     a = ap.parse_args()
-    from sisessions import core
-    from sisessions.cache import Cache
-    from sisessions.core import Choices
-    from sisessions.engines.base import get_engine
-    from sisessions.speech import Speech
+    from sisessions import app
+    from sisessions.app import Choices
+    from sisessions.voice.cache import Cache
+    from sisessions.voice.engines.base import get_engine
+    from sisessions.voice.speech import Speech
 
     c = Choices(engine=a.engine, side=a.side)
-    p = core.prepare(core.open_library(()), a.session, c)
-    texts = core.texts(p)
+    p = app.prepare(app.open_library(()), a.session, c)
+    texts = app.texts(p)
     engine = get_engine(a.engine)
     with tempfile.TemporaryDirectory() as tmp:
         with Speech(engine.settings(None, c.rate), Cache(Path(tmp)), jobs=a.jobs) as sp:

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from sisessions.cache import Cache, clip_frames
-from sisessions.engines.base import SpeechSettings
+from sisessions.voice.cache import Cache, clip_frames
+from sisessions.voice.engines.base import SpeechSettings
 from tests.conftest import FIXTURES, run_cli
 
 BASE = SpeechSettings("espeak", "1.0", "en-us", "en-us", 110, (("rate", 92),))

@@ -20,9 +20,11 @@ import re
 import pytest
 
 from sisessions import paths
-from sisessions.programs import load_program
-from sisessions.script import Breathe, Library, Pause, Repeat, Say, session_for_pattern
-from sisessions.timeline import PlanOptions, estimated, expand
+from sisessions.plan.timeline import PlanOptions, estimated, expand
+from sisessions.plan.validate import validate
+from sisessions.script.library import Library
+from sisessions.script.load import load_program, session_for_pattern
+from sisessions.script.model import Breathe, Pause, Repeat, Say
 
 MIN_MOVE, MIN_RELEASE, MIN_REST = 5.0, 8.0, 10.0
 CONTINUOUS = {"towel-wall-rock"}  # one flowing rock: no rest between repetitions (see above)
@@ -90,7 +92,7 @@ MINIMUM = {"move": MIN_MOVE, "release": MIN_RELEASE, "rest": MIN_REST}
 # ------------------------------------------------------------------ the files
 
 def test_every_builtin_file_validates(library):
-    n, problems = library.validate()
+    n, problems = validate(library)
     assert problems == []
     assert n == len(builtin_ids("patterns")) + len(builtin_ids("sessions")) + len(builtin_ids("programs"))
 
@@ -183,7 +185,7 @@ def planned_phases(events, minimums):
 
 @pytest.mark.parametrize("sid", sorted(SESSIONS))
 def test_minimums_hold_in_the_plan_also_when_fitted_to_the_shortest(library, sid):
-    from sisessions.fit import REPS, SILENCE
+    from sisessions.plan.fit import REPS, SILENCE
 
     session = library.session(sid)
     minimums = cue_minimums(library, "left")
@@ -273,9 +275,9 @@ def test_the_programme_orders_the_stages(library):
 
 def test_daily_is_spoken_at_100_to_125_words_per_minute_by_the_default_voice(library):
     """Measured on synthesized clips (what render plays) of a sample of daily's say cues."""
-    from sisessions.cache import Cache
-    from sisessions.engines.base import DEFAULT_RATE, get_engine
-    from sisessions.speech import Speech
+    from sisessions.voice.cache import Cache
+    from sisessions.voice.engines.base import DEFAULT_RATE, get_engine
+    from sisessions.voice.speech import Speech
 
     events = expand(library.session("daily"), library, PlanOptions(side="left"))
     texts = list(dict.fromkeys(e.text for e in events if e.kind == "say"))

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sisessions import clip, loudness, paths, phrasing
+from sisessions import paths
 from sisessions.audio import RATE, ffmpeg_exe
-from sisessions.cache import Cache
-from sisessions.engines import piper
-from sisessions.engines.base import get_engine
-from sisessions.speech import Speech
+from sisessions.voice import clip, loudness, phrasing
+from sisessions.voice.cache import Cache
+from sisessions.voice.engines import piper
+from sisessions.voice.engines.base import get_engine
+from sisessions.voice.speech import Speech
 from tests.conftest import FIXTURES, run_cli, signal_every_worker
 
 VOICES = FIXTURES / "voices"
@@ -119,7 +120,7 @@ def test_the_engine_itself_is_calibrated_not_just_padded(engine, rate, tmp_path)
     """A clip lasts words / rate because phrasing.py sizes its silences; that alone would hide
     a badly calibrated voice. So the voice's own speech, phrases straight from the worker,
     timed from first to last voiced sample, must run at ARTICULATION x rate (±10 %)."""
-    from sisessions.engines.base import Worker, engine_timeout
+    from sisessions.voice.engines.base import Worker, engine_timeout
 
     w = Worker(get_engine(engine).settings(None, rate))
     words = seconds = 0.0

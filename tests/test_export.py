@@ -64,8 +64,8 @@ def test_wav_export_places_every_cue_exactly(tmp_path, fixed_timeline):
 
 
 def test_chime_is_soft_and_clickless(tmp_path, fixed_timeline):
-    from sisessions.chime import chime_pcm
-    from sisessions.timeline import CHIME_FRAMES
+    from sisessions.output.chime import chime_pcm
+    from sisessions.plan.timeline import CHIME_FRAMES
 
     pcm = array.array("h", chime_pcm(CHIME_FRAMES))
     assert pcm[0] == 0 and pcm[-1] == 0

@@ -41,7 +41,7 @@ def folder(tmp_path_factory, shared_cache):
 @pytest.fixture
 def server(folder):
     """The folder served on a free port of 127.0.0.1 in a thread; always shut down."""
-    from sisessions.serve import make_server
+    from sisessions.phone.serve import make_server
 
     srv = make_server(folder, "127.0.0.1", 0)
     t = threading.Thread(target=srv.serve_forever, daemon=True)

@@ -9,9 +9,10 @@ import pytest
 
 from sisessions import paths
 from sisessions.errors import UsageError
-from sisessions.fit import AIM, REPS, SILENCE, TOLERANCE, fit_options
-from sisessions.script import Library, load_pattern, session_for_pattern
-from sisessions.timeline import PlanOptions, estimated, expand
+from sisessions.plan.fit import AIM, REPS, SILENCE, TOLERANCE, fit_options
+from sisessions.plan.timeline import PlanOptions, estimated, expand
+from sisessions.script.library import Library
+from sisessions.script.load import load_pattern, session_for_pattern
 
 
 @pytest.fixture(scope="module")

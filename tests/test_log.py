@@ -8,7 +8,7 @@ import multiprocessing
 
 import pytest
 
-from sisessions import log
+from sisessions.practice import log
 
 TODAY = dt.date(2025, 3, 12)
 
@@ -175,7 +175,7 @@ def test_done_elsewhere_counts_for_the_streak_and_today(cli):
     before = cli("today", check=0).stdout
     out = cli("log", "--done", "today", check=0).stdout
     assert "done away from this computer" in out
-    from sisessions import log as practice
+    from sisessions.practice import log as practice
 
     records, warnings = practice.read()
     assert not warnings and records[-1]["completed"] and records[-1]["engine"] == "elsewhere"

@@ -227,8 +227,8 @@ def test_split_lrc_is_timed_from_the_track_start(made):
 
 def test_a_failed_split_leaves_no_half_set(tmp_path, monkeypatch):
     """The disk fills on the third track: the earlier set stays whole and no temp folder is left."""
-    from sisessions import phone
     from sisessions.errors import AudioError
+    from sisessions.output import export as phone
 
     tl, speech = plan_in_process()
     try:
@@ -265,18 +265,18 @@ def test_split_never_replaces_a_folder_holding_your_files(tmp_path):
 
 
 def plan_in_process():
-    from sisessions import core
-    from sisessions.script import Library
+    from sisessions import app
+    from sisessions.script.library import Library
 
-    lib = Library([LIB, core.paths.builtin_scripts()])
-    choices = core.Choices(side="left", engine="espeak")
-    prepared = core.prepare(lib, "short", choices)
-    speech = core.open_speech(choices)
-    return core.plan(prepared, speech), speech
+    lib = Library([LIB, app.paths.builtin_scripts()])
+    choices = app.Choices(side="left", engine="espeak")
+    prepared = app.prepare(lib, "short", choices)
+    speech = app.open_speech(choices)
+    return app.plan(prepared, speech), speech
 
 
 def test_to_writes_a_dated_file_and_keep_removes_only_its_own_older_exports(tmp_path):
-    from sisessions import phone
+    from sisessions.output import export as phone
 
     sync = tmp_path / "Phone"
     sync.mkdir()
@@ -314,8 +314,8 @@ def test_to_writes_a_dated_file_and_keep_removes_only_its_own_older_exports(tmp_
 
 
 def test_keep_counts_each_session_on_its_own(tmp_path):
-    from sisessions import phone
-    from sisessions.timeline import Timeline
+    from sisessions.output import export as phone
+    from sisessions.plan.timeline import Timeline
 
     tl, speech = plan_in_process()
     other = Timeline("other", tl.title, tl.side, tl.pace, tl.cues, tl.titles)

@@ -14,15 +14,16 @@ import time
 import numpy as np
 import pytest
 
-from sisessions import core, log
-from sisessions.render import render
+from sisessions import app
+from sisessions.output.render import render
+from sisessions.practice import log
 from tests.audio_server import RATE, PulseServer, Recorder, best_match, envelope, loud
 from tests.conftest import FIXTURES
 
 SCRIPTS = FIXTURES / "play"
 # espeak at a brisk rate keeps the fixture to seconds; the player does not care which voice
 VOICE = ("--engine", "espeak", "--rate", "200")
-CHOICES = core.Choices(engine="espeak", rate=200)
+CHOICES = app.Choices(engine="espeak", rate=200)
 SAFETY_START = "A short reminder"
 
 
@@ -44,9 +45,9 @@ def pulse(server, monkeypatch, isolated):
 
 def rendered(start_pattern: str | None = None) -> np.ndarray:
     """The session as `export` renders it (from the first cue of `start_pattern`)."""
-    prepared = core.prepare(core.open_library((str(SCRIPTS),)), "short", CHOICES)
-    with core.speech_session(CHOICES, None) as speech:
-        tl = core.plan(prepared, speech)
+    prepared = app.prepare(app.open_library((str(SCRIPTS),)), "short", CHOICES)
+    with app.speech_session(CHOICES, None) as speech:
+        tl = app.plan(prepared, speech)
         start = 0 if start_pattern is None else next(
             i for i, c in enumerate(tl.cues) if c.pattern == start_pattern)
         pcm = b"".join(render(tl, speech, start))
@@ -314,10 +315,10 @@ def test_cold_cache_synthesizes_ahead_and_plays_the_session(pulse, fresh_cache):
 
 @pytest.fixture
 def parts(warm):
-    from sisessions.play import Clips, Feeder, Program
+    from sisessions.play.session import Clips, Feeder, Program
 
-    prepared = core.prepare(core.open_library((str(SCRIPTS),)), "short", CHOICES)
-    speech = core.open_speech(CHOICES)
+    prepared = app.prepare(app.open_library((str(SCRIPTS),)), "short", CHOICES)
+    speech = app.open_speech(CHOICES)
     s = prepared.session
     titles = {it.pattern: prepared.library.pattern(it.pattern).title for it in s.items}
     program = Program(prepared.events, titles, 200)

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from crontab import CronItem, CronTab
 
-from sisessions import lock, schedule
 from sisessions.errors import SisessionsError, UsageError
+from sisessions.schedule import core as schedule
+from sisessions.schedule import lock
 from tests.conftest import FIXTURES, run_cli
 
 LIB = FIXTURES / "morning"
@@ -277,7 +278,7 @@ def test_lock_is_exclusive_and_released_by_a_killed_holder(tmp_path):
         with pytest.raises(lock.Busy, match=rf"pid {os.getpid()}"):
             with lock.hold(path):
                 pass
-    code = f"from sisessions import lock\nwith lock.hold({str(path)!r}):\n    print('held', flush=True)\n    input()"
+    code = f"from sisessions.schedule import lock\nwith lock.hold({str(path)!r}):\n    print('held', flush=True)\n    input()"
     holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "held\n"

@@ -7,7 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from sisessions.cli import main
-from sisessions.script import Library, Pause, Repeat, Say, load_pattern
+from sisessions.script.library import Library
+from sisessions.script.load import load_pattern
+from sisessions.script.model import Pause, Repeat, Say
 
 GOOD_STEPS = "steps:\n  - say: Rest.\n"
 
@@ -179,7 +181,7 @@ def test_item_override_gives_a_repeat_its_count(tmp_path):
     lib = make_library(tmp_path / "lib", "sessions", "ok.yaml", "title: S\nitems:\n  - pattern: nocount\n    repetitions: 3\n")
     result = CliRunner().invoke(main, ["--scripts", str(lib), "validate", str(lib)])
     assert result.exit_code == 0, result.output  # nocount.yaml alone is valid too
-    from sisessions.timeline import PlanOptions, expand
+    from sisessions.plan.timeline import PlanOptions, expand
 
     library = Library([lib])
     events = expand(library.session("ok"), library, PlanOptions())

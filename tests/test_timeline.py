@@ -14,8 +14,15 @@ import pytest
 
 from sisessions.audio import RATE
 from sisessions.errors import ScriptError, UsageError
-from sisessions.script import Library
-from sisessions.timeline import (CHIME_FRAMES, SAFETY_LINES, PlanOptions, expand, number_word, place)
+from sisessions.plan.timeline import (
+    CHIME_FRAMES,
+    SAFETY_LINES,
+    PlanOptions,
+    expand,
+    number_word,
+    place,
+)
+from sisessions.script.library import Library
 from tests.conftest import FIXTURES
 
 GOLDEN = Path(__file__).parent / "golden"

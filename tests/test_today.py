@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sisessions import core, paths, today
-from sisessions.programs import load_program
+from sisessions import app, paths
+from sisessions.practice import today
+from sisessions.script.load import load_program
 from tests.conftest import FIXTURES, run_cli
 
 LIB = FIXTURES / "morning"
@@ -112,7 +113,7 @@ def test_a_session_of_yours_named_today_keeps_its_name(tmp_path):
     (lib / "patterns").mkdir()
     (lib / "sessions" / "today.yaml").write_text((LIB / "sessions" / "first.yaml").read_text())
     (lib / "patterns" / "hello.yaml").write_text((LIB / "patterns" / "hello.yaml").read_text())
-    library = core.open_library((str(lib),))
+    library = app.open_library((str(lib),))
     assert today.resolve_name(library) == "today"
 
 
@@ -125,9 +126,8 @@ def test_a_session_outside_the_programme_does_not_count_as_practised_today():
     """A towel session today neither moves the programme nor makes it say 'already practised'."""
     from datetime import date
 
-    from sisessions.programs import Program, Stage
-    from sisessions.script import Loc
-    from sisessions.today import walk
+    from sisessions.practice.today import walk
+    from sisessions.script.model import Loc, Program, Stage
 
     prog = Program("p", "p.yaml", "P", (Stage("unlock", 2, Loc("p.yaml", 3)),), then="daily")
     rec = {"kind": "play", "time": "2026-11-21T07:30:00+01:00", "session": "towel", "completed": True}

@@ -1,0 +1,136 @@
+"""What the commands share: resolve a session with the user's choices, plan it, voice it."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from sisessions import paths
+from sisessions.errors import AudioError, UsageError
+from sisessions.plan.timeline import Event, PlanOptions, Timeline, expand, place
+from sisessions.practice import settings
+from sisessions.script.library import Library
+from sisessions.script.model import Session
+from sisessions.voice.cache import Cache
+from sisessions.voice.engines.base import DEFAULT_RATE, check_rate, get_engine
+from sisessions.voice.speech import Speech
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The options of show, synth, play and export (SPEC §3)."""
+
+    side: str | None = None
+    pace: float = 1.0
+    rate: int = DEFAULT_RATE
+    engine: str | None = None
+    voice: str | None = None
+    skip: tuple[str, ...] = ()
+    minutes: float | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    library: Library
+    session: Session
+    opts: PlanOptions
+    events: tuple[Event, ...] = field(repr=False)
+
+
+def open_library(scripts: tuple[str, ...] = ()) -> Library:
+    lib = Library(paths.library_dirs(scripts))
+    lib.check_dirs()
+    return lib
+
+
+def prepare(library: Library, name: str, choices: Choices) -> Prepared:
+    """Load and check the session and expand it with the choices; no audio is made here."""
+    if name == "today":  # the programme's next session, from the practice log
+        from sisessions.practice.today import resolve_name
+
+        name = resolve_name(library)
+    session = library.session(name)
+    check_rate(choices.rate)
+    side = choices.side or settings.saved_side()
+    opts = PlanOptions(side=side, pace=choices.pace, skip=frozenset(choices.skip), wpm=choices.rate)
+    if choices.minutes is not None:
+        from sisessions.plan.fit import fit_options
+
+        opts = fit_options(session, library, opts, choices.minutes)
+    events = expand(session, library, opts)
+    return Prepared(library, session, opts, events)
+
+
+def open_speech(choices: Choices, cache_dir: str | None = None) -> Speech:
+    engine = get_engine(choices.engine)
+    return Speech(engine.settings(choices.voice, choices.rate), Cache(paths.cache_dir(cache_dir)))
+
+
+def texts(p: Prepared) -> list[str]:
+    return list(dict.fromkeys(e.text for e in p.events if e.kind == "say"))
+
+
+def plan(p: Prepared, speech: Speech, progress: Callable[[str], None] | None = None) -> Timeline:
+    """The exact timeline: synthesizes (and caches) what is missing, then places every cue."""
+    speech.ensure(texts(p), progress)
+    return place(p.session, p.library, p.events, p.opts, speech.frames)
+
+
+def output_name(tl: Timeline) -> str:
+    side = f"-{tl.side}" if tl.side and any(c.side for c in tl.cues) else ""
+    return f"{tl.session}{side}"
+
+
+def resolve_output(out: str | None, tl: Timeline) -> tuple[Path, str]:
+    """(path, format) for `-o FILE.mp3|FILE.wav|DIR/`; no -o writes <session>.mp3 here."""
+    if out is None:
+        return Path(f"{output_name(tl)}.mp3"), "mp3"
+    p = Path(out).expanduser()
+    if out.endswith(("/", "\\")) or p.is_dir():
+        return p / f"{output_name(tl)}.mp3", "mp3"
+    suffix = p.suffix.lower()
+    if suffix not in (".mp3", ".wav"):
+        raise UsageError(f"-o {out}: the file name must end in .mp3 or .wav (or give a folder ending in /)")
+    return p, suffix[1:]
+
+
+def export(tl: Timeline, speech: Speech, out: str | None, bitrate: int = 64,
+           album: str = "sisessions", sidecars: bool = True) -> Path:
+    target, fmt = resolve_output(out, tl)
+    try:
+        _write(tl, speech, target, fmt, bitrate, album, sidecars)
+    except OSError as e:
+        raise AudioError(f"could not write {target}: {e.strerror or e}") from e
+    return target
+
+
+def _write(tl: Timeline, speech: Speech, target: Path, fmt: str, bitrate: int, album: str,
+           sidecars: bool = True) -> None:
+    from sisessions.output.render import render
+
+    if fmt == "wav":
+        from sisessions.output.wav import write_wav
+
+        write_wav(render(tl, speech), target)
+    else:
+        from sisessions.output.export import write_session_mp3
+
+        write_session_mp3(tl, speech, target, bitrate, album, sidecars)  # tags, chapters, .lrc/.vtt
+
+
+def duration_text(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+@contextlib.contextmanager
+def speech_session(choices: Choices, cache_dir: str | None):
+    sp = open_speech(choices, cache_dir)
+    try:
+        yield sp
+    finally:
+        sp.close()
+

@@ -1,4 +1,0 @@
-"""Voice engines: each runs in a worker process of its own (see base.py)."""
-from sisessions.engines.base import DEFAULT_RATE, Engine, SpeechSettings, get_engine
-
-__all__ = ["DEFAULT_RATE", "Engine", "SpeechSettings", "get_engine"]

@@ -1,0 +1,263 @@
+"""Exports for the phone: the MP3 with its transcript files, one MP3 per item with a playlist,
+and dated files in a synced folder that keeps only the newest N of the files it wrote."""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+from sisessions import app, paths
+from sisessions.errors import AudioError, UsageError
+from sisessions.fileio import atomic_write_text
+from sisessions.output import transcript
+from sisessions.output.chapters import Chapter, chapters
+from sisessions.output.mp3 import encode_mp3, write_mp3
+from sisessions.output.render import cue_chunks, render
+from sisessions.output.tags import ARTIST, TagInfo, session_title, write_tags
+from sisessions.plan.timeline import Timeline
+from sisessions.voice.speech import Speech
+
+MANIFEST = ".sisessions-exports.json"  # what --to wrote, so --keep only ever removes those
+_OURS_IN_SPLIT = re.compile(r"^\d{2,3}-[a-z0-9-]*\.(mp3|lrc|vtt)$")
+
+
+@dataclass(frozen=True)
+class Request:
+    """`export` with --split, --to or --keep."""
+
+    output: str | None = None         # -o FILE.mp3 or DIR/
+    bitrate: int = 64
+    album: str = ARTIST
+    split: bool = False
+    to: str | None = None             # a synced folder: YYYY-MM-DD-<session>.mp3
+    keep: int | None = None           # with `to`: keep the newest N exports of this session
+    sidecars: bool = True
+    today: datetime.date | None = None
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path                        # the MP3, or the playlist of a split set
+    files: tuple[Path, ...]
+    removed: tuple[Path, ...] = ()
+
+
+def album_for(session) -> str:
+    """The album tag: `sisessions` for the built-in library, else your library folder's name."""
+    lib = Path(session.path).resolve().parent.parent
+    if lib == paths.builtin_scripts().resolve():
+        return ARTIST
+    return lib.name or ARTIST
+
+
+def tag_info(speech: Speech, album: str, date: datetime.date | None = None) -> TagInfo:
+    s = speech.settings
+    voice = Path(s.voice).stem if os.sep in s.voice else s.voice
+    return TagInfo(album=album, engine=f"{s.engine} {voice}, {s.rate} wpm",
+                   date=(date or datetime.date.today()).isoformat(), track=(1, 1))
+
+
+# ---------------------------------------------------------------- one MP3 with its sidecars
+
+
+def write_session_mp3(tl: Timeline, speech: Speech, target: Path, bitrate: int, album: str,
+                      sidecars: bool = True, date: datetime.date | None = None) -> list[Path]:
+    """The whole session as one tagged MP3 with chapters, plus `.lrc` and `.vtt` beside it."""
+    info = tag_info(speech, album, date)
+    write_mp3(render(tl, speech), target, bitrate, tag=lambda f: write_tags(f, tl, info))
+    files = [Path(target)]
+    if sidecars:
+        files += transcript.write_sidecars(target, transcript.lines(tl), session_title(tl), tl.seconds)
+    return files
+
+
+# ---------------------------------------------------------------- export --split / --to / --keep
+
+
+def check(req: Request) -> None:
+    """The mistakes in a request that can be told before any audio is made."""
+    if req.keep is not None and not req.to:
+        raise UsageError("--keep needs --to DIR: it only tidies a folder that --to writes into")
+    if req.to and req.output:
+        raise UsageError("give either -o or --to, not both")
+    if req.to and Path(req.to).expanduser().exists() and not Path(req.to).expanduser().is_dir():
+        raise UsageError(f"--to {req.to}: that is a file, not a folder")
+    if req.split and req.output and req.output.lower().endswith(".wav"):
+        raise UsageError("--split writes MP3 files: give -o a folder ending in / or a name ending in .mp3")
+
+
+def export(tl: Timeline, speech: Speech, req: Request) -> Written:
+    check(req)
+    try:
+        if req.to:
+            return _export_to(tl, speech, req)
+        target, fmt = app.resolve_output(req.output, tl)
+        if fmt != "mp3":
+            raise UsageError("--split writes MP3 files: give -o a folder ending in / or a name ending in .mp3")
+        return write_split(tl, speech, target.with_suffix(""), req.bitrate, req.album, req.sidecars, req.today)
+    except OSError as e:
+        raise AudioError(f"could not write the export: {e.strerror or e}"
+                         + (f" ({e.filename})" if e.filename else "")) from e
+
+
+def _export_to(tl: Timeline, speech: Speech, req: Request) -> Written:
+    folder = Path(req.to).expanduser()
+    today = req.today or datetime.date.today()
+    stem = f"{today.isoformat()}-{tl.session}"
+    if req.split:
+        done = write_split(tl, speech, folder / stem, req.bitrate, req.album, req.sidecars, today)
+    else:
+        target = folder / f"{stem}.mp3"
+        files = write_session_mp3(tl, speech, target, req.bitrate, req.album, req.sidecars, today)
+        done = Written(target, tuple(files))
+    removed = record(folder, tl.session, today, done.files, req.keep)
+    return replace(done, removed=tuple(removed))
+
+
+# ---------------------------------------------------------------- split
+
+
+def slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "part"
+
+
+def write_split(tl: Timeline, speech: Speech, folder: Path, bitrate: int, album: str,
+                sidecars: bool = True, date: datetime.date | None = None) -> Written:
+    """FOLDER/NN-title.mp3 for every chapter and FOLDER/FOLDER.m3u8; all of it or nothing."""
+    parts = chapters(tl)
+    info = tag_info(speech, album, date)
+    names = []
+    with atomic_dir(folder) as tmp:
+        for n, ch in enumerate(parts, 1):
+            mp3 = tmp / f"{n:02d}-{slug(ch.title)}.mp3"
+            encode_mp3(_part_chunks(tl, ch, speech), mp3, bitrate)
+            write_tags(mp3, tl, replace(info, track=(n, len(parts))), part=ch)
+            names.append(mp3.name)
+            if sidecars:
+                lines = transcript.lines(tl, ch.start, ch.end)
+                names += [p.name for p in transcript.write_sidecars(mp3, lines, ch.title, _secs(tl, ch))]
+        playlist = tmp / f"{folder.name}.m3u8"
+        atomic_write_text(playlist, m3u8(tl, parts))
+        names.append(playlist.name)
+    return Written(folder / playlist.name, tuple(folder / n for n in names))
+
+
+def _secs(tl: Timeline, ch: Chapter) -> float:
+    return (ch.end - ch.start) / tl.rate
+
+
+def _part_chunks(tl: Timeline, ch: Chapter, speech: Speech) -> Iterator[bytes]:
+    for cue in tl.cues[ch.first:ch.stop]:
+        yield from cue_chunks(cue, speech)
+
+
+def m3u8(tl: Timeline, parts: tuple[Chapter, ...]) -> str:
+    out = ["#EXTM3U", f"#PLAYLIST:{session_title(tl)}"]
+    for n, ch in enumerate(parts, 1):
+        out += [f"#EXTINF:{round(_secs(tl, ch))},{ARTIST} - {ch.title}", f"{n:02d}-{slug(ch.title)}.mp3"]
+    return "\n".join(out) + "\n"
+
+
+@contextlib.contextmanager
+def atomic_dir(target: Path) -> Iterator[Path]:
+    """A hidden temp folder beside `target`, moved onto it only when the block succeeds.
+
+    A folder already at `target` is replaced only when it holds nothing but an earlier split
+    set (numbered tracks, their sidecars, the playlist), so no file of yours is ever lost.
+    """
+    target = Path(target)
+    if target.exists():
+        foreign = [p.name for p in target.iterdir()
+                   if not (_OURS_IN_SPLIT.match(p.name) or p.name == f"{target.name}.m3u8")]
+        if not target.is_dir() or foreign:
+            raise UsageError(f"{target} already exists and holds other files; choose another -o")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    try:
+        yield tmp
+        mask = _umask()
+        for p in tmp.iterdir():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+            os.chmod(p, 0o666 & ~mask)
+        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp's 0700 would hide the set from a sync tool or server
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            os.replace(target, old / target.name)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# ---------------------------------------------------------------- the --to manifest and --keep
+
+
+def _load_manifest(folder: Path) -> list[dict]:
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        entries = data["exports"]
+        return [e for e in entries if isinstance(e, dict) and isinstance(e.get("files"), dict)]
+    except (OSError, ValueError, KeyError, TypeError):
+        # unreadable: start afresh. Files listed only there are then never removed, which is
+        # the safe way to be wrong.
+        return []
+
+
+def record(folder: Path, session: str, date: datetime.date, files, keep: int | None) -> list[Path]:
+    """Note the files just written; with `keep`, remove this session's older exports beyond N.
+
+    Only files listed in the manifest are ever removed, and only while they still have the
+    size they were written with (a file you replaced under the same name is yours).
+    """
+    folder = Path(folder)
+    rels = {p.relative_to(folder).as_posix(): p.stat().st_size for p in files}
+    entries = [e for e in _load_manifest(folder) if not set(e["files"]) & set(rels)]
+    entries.append({"session": session, "date": date.isoformat(),
+                    "written": datetime.datetime.now().isoformat(timespec="seconds"), "files": rels})
+    removed: list[Path] = []
+    if keep is not None:
+        mine = sorted((e for e in entries if e.get("session") == session),
+                      key=lambda e: (str(e.get("date")), str(e.get("written"))), reverse=True)
+        for e in mine[keep:]:
+            removed += _remove(folder, e)
+            entries.remove(e)
+    atomic_write_text(folder / MANIFEST, json.dumps({"version": 1, "exports": entries}, indent=1) + "\n")
+    return removed
+
+
+def _remove(folder: Path, entry: dict) -> list[Path]:
+    root = folder.resolve()
+    removed, dirs = [], set()
+    for rel, size in entry["files"].items():
+        p = (folder / rel)
+        if Path(rel).is_absolute() or ".." in Path(rel).parts or not p.resolve().is_relative_to(root):
+            continue  # a hand-edited manifest can never make us delete outside the folder
+        try:
+            if p.is_file() and not p.is_symlink() and p.stat().st_size == size:
+                p.unlink()
+                removed.append(p)
+        except OSError:
+            continue
+        if p.parent != folder:
+            dirs.add(p.parent)
+    for d in sorted(dirs, key=lambda d: len(d.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            d.rmdir()  # only when empty: anything you put there stays
+    return removed

@@ -1,0 +1,1 @@
+"""The phone: a podcast feed of exports and the folder server."""

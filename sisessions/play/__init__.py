@@ -1,0 +1,1 @@
+"""The player: plays a session on this computer, under one controller for every input."""

@@ -1,0 +1,1 @@
+"""Practice: the saved settings, the practice log and what to do today."""

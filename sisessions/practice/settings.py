@@ -1,0 +1,44 @@
+"""The user's saved settings (the working side) in the user config folder."""
+from __future__ import annotations
+
+import json
+
+from sisessions import paths
+from sisessions.errors import SisessionsError, UsageError
+from sisessions.fileio import atomic_write_text
+from sisessions.script.model import SIDES
+
+
+def _file():
+    return paths.config_dir() / "settings.json"
+
+
+def load() -> dict:
+    f = _file()
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise SisessionsError(f"the settings file {f} cannot be read ({e}); fix or delete it") from e
+    return data if isinstance(data, dict) else {}
+
+
+def saved_side() -> str | None:
+    side = load().get("side")
+    return side if side in SIDES else None
+
+
+def save_side(side: str) -> None:
+    if side not in SIDES:
+        raise UsageError(f"side must be left or right; got {side!r}")
+    data = load()
+    data["side"] = side
+    atomic_write_text(_file(), json.dumps(data, indent=2) + "\n")
+
+
+def save_value(key: str, value) -> None:
+    """Save one more setting (e.g. the programme `today` follows), keeping the others."""
+    data = load()
+    data[key] = value
+    atomic_write_text(_file(), json.dumps(data, indent=2) + "\n")

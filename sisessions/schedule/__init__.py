@@ -1,0 +1,1 @@
+"""Daily runs: cron and systemd entries, and the runner they call."""

@@ -1,0 +1,299 @@
+"""Loaders: one YAML file to a checked pattern, session or programme."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sisessions.errors import Problem, ScriptError
+from sisessions.script.model import (
+    ID_RE,
+    ITEM_SIDES,
+    STAGES,
+    Breathe,
+    Chime,
+    Item,
+    Loc,
+    Pattern,
+    Pause,
+    Program,
+    Repeat,
+    Say,
+    Session,
+    Stage,
+    Step,
+)
+from sisessions.script.reader import Reader, check_id, check_placeholders, node_text
+
+# ---------------------------------------------------------------- patterns
+
+STEP_KEYS = ("say", "pause", "breathe", "repeat", "chime")
+
+
+def _steps(r: Reader, node: yaml.Node, *, sided: bool, depth: int) -> tuple[Step, ...]:
+    if not isinstance(node, yaml.SequenceNode) or not node.value:
+        r.error(node, "steps must be a non-empty list of steps (say, pause, breathe, repeat, chime)")
+        return ()
+    out: list[Step] = []
+    for snode in node.value:
+        step = _step(r, snode, sided=sided, depth=depth)
+        if step is not None:
+            out.append(step)
+    return tuple(out)
+
+
+def _step(r: Reader, node: yaml.Node, *, sided: bool, depth: int) -> Step | None:
+    loc = r.loc(node)
+    if isinstance(node, yaml.ScalarNode):
+        text = r.text(node, "a step")
+        if text is None:
+            return None
+        check_placeholders(r, node, text, sided=sided, in_repeat=depth > 0)
+        return Say(text, loc)
+    if not isinstance(node, yaml.MappingNode) or len(node.value) != 1:
+        n = len(node.value) if isinstance(node, yaml.MappingNode) else 0
+        extra = f" (this one has {n} keys)" if n > 1 else ""
+        r.error(node, f"a step must have exactly one of: {', '.join(STEP_KEYS)}{extra}")
+        return None
+    m = r.mapping(node, "a step", STEP_KEYS)
+    if not m:
+        return None
+    (key, (_, v)), = m.items()
+    if key == "say":
+        text = r.text(v, "say")
+        if text is None:
+            return None
+        check_placeholders(r, v, text, sided=sided, in_repeat=depth > 0)
+        return Say(text, loc)
+    if key == "pause":
+        s = r.number(v, "pause", 0, 600, lo_open=True)
+        return None if s is None else Pause(s, loc)
+    if key == "breathe":
+        if isinstance(v, yaml.MappingNode):
+            bm = r.mapping(v, "breathe", ("count", "cue"), ("count",))
+            if bm is None:
+                return None
+            count = r.integer(bm["count"][1], "breathe count", 1, 20) if "count" in bm else None
+            cue = r.boolean(bm["cue"][1], "breathe cue") if "cue" in bm else True
+            if count is None or cue is None:
+                return None
+            return Breathe(count, cue, loc)
+        count = r.integer(v, "breathe", 1, 20)
+        return None if count is None else Breathe(count, True, loc)
+    if key == "chime":
+        if r.value(v) is not True:
+            r.error(v, f"chime must be true; got {node_text(v)}")
+            return None
+        return Chime(loc)
+    # repeat
+    rm = r.mapping(v, "repeat", ("times", "count", "steps"), ("steps",))
+    if rm is None:
+        return None
+    times = None
+    if "times" in rm:
+        times = r.integer(rm["times"][1], "repeat times", 1, 100)
+        if times is None:
+            return None
+    count = r.boolean(rm["count"][1], "repeat count") if "count" in rm else False
+    steps = _steps(r, rm["steps"][1], sided=sided, depth=depth + 1) if "steps" in rm else ()
+    if count is None or not steps:
+        return None
+    return Repeat(times, count, steps, loc)
+
+
+PATTERN_KEYS = ("title", "stage", "about", "sided", "repetitions", "steps")
+
+
+def load_pattern(path: Path, problems: list[Problem] | None = None) -> Pattern | None:
+    """Read one pattern file; problems are appended (or raised as ScriptError when none given)."""
+    own = problems is None
+    problems = [] if own else problems
+    before = len(problems)
+    path = Path(path)
+    r = Reader(path, problems)
+    ident = check_id(path, problems)
+    node = r.compose()
+    pattern = None
+    if node is None and len(problems) == before:
+        problems.append(Problem(path, 1, "the file is empty; a pattern needs title and steps"))
+    elif node is not None:
+        m = r.mapping(node, "a pattern", PATTERN_KEYS, ("title", "steps"))
+        if m is not None:
+            get = lambda k: m[k][1] if k in m else None  # noqa: E731
+            title = r.text(get("title"), "title") if "title" in m else None
+            stage = r.choice(get("stage"), "stage", STAGES) if "stage" in m else None
+            about = r.text(get("about"), "about") if "about" in m else None
+            sided = r.boolean(get("sided"), "sided") if "sided" in m else False
+            reps = r.integer(get("repetitions"), "repetitions", 1, 100) if "repetitions" in m else None
+            steps = _steps(r, get("steps"), sided=bool(sided), depth=0) if "steps" in m else ()
+            if len(problems) == before:
+                pattern = Pattern(id=ident, path=str(path), title=title, steps=steps, stage=stage,
+                                  about=about, sided=bool(sided), repetitions=reps, loc=r.loc(node))
+    if own and len(problems) > before:
+        raise ScriptError(problems)
+    return pattern if len(problems) == before else None
+
+
+# ---------------------------------------------------------------- sessions
+
+SESSION_KEYS = ("title", "about", "intro", "outro", "rest_between", "chime", "breath", "items")
+ITEM_KEYS = ("pattern", "repetitions", "side")
+
+
+def _item(r: Reader, node: yaml.Node) -> Item | None:
+    loc = r.loc(node)
+    if isinstance(node, yaml.ScalarNode):
+        pid = r.value(node)
+        if not isinstance(pid, str) or not ID_RE.match(pid):
+            r.error(node, f"an item must be a pattern id (lowercase letters, digits, dashes) or a "
+                          f"mapping with 'pattern'; got {node_text(node)}")
+            return None
+        return Item(pid, loc)
+    m = r.mapping(node, "an item", ITEM_KEYS, ("pattern",))
+    if m is None or "pattern" not in m:
+        return None
+    pnode = m["pattern"][1]
+    pid = r.value(pnode)
+    if not isinstance(pid, str) or not ID_RE.match(pid):
+        r.error(pnode, f"pattern must be a pattern id; got {node_text(pnode)}")
+        pid = None
+    reps = r.integer(m["repetitions"][1], "repetitions", 1, 100) if "repetitions" in m else None
+    side = r.choice(m["side"][1], "side", ITEM_SIDES) if "side" in m else "working"
+    if pid is None or side is None or ("repetitions" in m and reps is None):
+        return None
+    return Item(pid, loc, reps, side)
+
+
+def load_session(path: Path, problems: list[Problem] | None = None, partial: bool = False) -> Session | None:
+    """Read one session file. With `partial`, a session is returned even when the file has
+    problems (holding what could be read), so that `validate` can still check its items."""
+    own = problems is None
+    problems = [] if own else problems
+    before = len(problems)
+    path = Path(path)
+    r = Reader(path, problems)
+    ident = check_id(path, problems)
+    node = r.compose()
+    session = None
+    if node is None and len(problems) == before:
+        problems.append(Problem(path, 1, "the file is empty; a session needs title and items"))
+    elif node is not None:
+        m = r.mapping(node, "a session", SESSION_KEYS, ("title", "items"))
+        if m is not None:
+            kw: dict[str, Any] = {}
+            for key in ("title", "about", "intro", "outro"):
+                if key in m:
+                    kw[key] = r.text(m[key][1], key)
+                    if key in ("intro", "outro") and kw[key]:
+                        check_placeholders(r, m[key][1], kw[key], sided=False, in_repeat=False, allow_any=False)
+            if "rest_between" in m:
+                kw["rest_between"] = r.number(m["rest_between"][1], "rest_between", 0, 600)
+            if "chime" in m:
+                kw["chime"] = r.boolean(m["chime"][1], "chime")
+            if "breath" in m:
+                bm = r.mapping(m["breath"][1], "breath", ("in", "out"))
+                if bm is not None:
+                    if "in" in bm:
+                        kw["breath_in"] = r.number(bm["in"][1], "breath in", 0, 60, lo_open=True)
+                    if "out" in bm:
+                        kw["breath_out"] = r.number(bm["out"][1], "breath out", 0, 60, lo_open=True)
+            items: list[Item] = []
+            items_loc = None
+            if "items" in m:
+                inode = m["items"][1]
+                items_loc = r.loc(m["items"][0])
+                if not isinstance(inode, yaml.SequenceNode) or not inode.value:
+                    r.error(inode, "items must be a non-empty list of pattern ids")
+                else:
+                    for n in inode.value:
+                        it = _item(r, n)
+                        if it is not None:
+                            items.append(it)
+            if len(problems) == before or partial:
+                read = {k: v for k, v in kw.items() if v is not None}
+                read.setdefault("title", "")
+                session = Session(id=ident, path=str(path), items=tuple(items), loc=r.loc(node),
+                                  items_loc=items_loc, **read)
+    if own and len(problems) > before:
+        raise ScriptError(problems)
+    return session if len(problems) == before or partial else None
+
+
+def session_for_pattern(p: Pattern) -> Session:
+    """A lone pattern played as a one-item session (SPEC §3)."""
+    return Session(id=p.id, path=p.path, title=p.title, items=(Item(p.id, p.loc),), loc=p.loc,
+                   items_loc=p.loc)
+
+
+# ---------------------------------------------------------------- libraries
+
+
+def looks_like_session(path: Path) -> bool:
+    """A file outside a library folder: decide pattern or session by its top-level keys."""
+    if path.parent.name in ("sessions", "patterns"):
+        return path.parent.name == "sessions"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and "items" in data and "steps" not in data
+
+
+
+
+# ---------------------------------------------------------------- programmes
+
+
+def load_program(path: Path, problems: list[Problem] | None = None, library=None) -> Program | None:
+    """Read a programme; with a library, also check that every session it names exists."""
+    own = problems is None
+    problems = [] if own else problems
+    before = len(problems)
+    path = Path(path)
+    r = Reader(path, problems)
+    ident = check_id(path, problems)
+    node = r.compose()
+    prog = None
+    if node is None and len(problems) == before:
+        problems.append(Problem(path, 1, "the file is empty; a programme needs title and stages"))
+    elif node is not None:
+        m = r.mapping(node, "a programme", ("title", "about", "stages", "then"), ("title", "stages"))
+        if m is not None:
+            title = r.text(m["title"][1], "title") if "title" in m else None
+            about = r.text(m["about"][1], "about") if "about" in m else None
+            then = None
+            refs: list[tuple[str, Loc]] = []
+            if "then" in m:
+                then = r.value(m["then"][1])
+                if not isinstance(then, str) or not ID_RE.match(then):
+                    r.error(m["then"][1], "then must be a session id")
+                else:
+                    refs.append((then, r.loc(m["then"][1])))
+            stages = []
+            snode = m["stages"][1] if "stages" in m else None
+            if snode is not None:
+                if not isinstance(snode, yaml.SequenceNode) or not snode.value:
+                    r.error(snode, "stages must be a non-empty list of {session, days}")
+                else:
+                    for n in snode.value:
+                        sm = r.mapping(n, "a stage", ("session", "days"), ("session", "days"))
+                        if not sm or "session" not in sm or "days" not in sm:
+                            continue
+                        sid = r.value(sm["session"][1])
+                        days = r.integer(sm["days"][1], "days", 1, 365)
+                        if not isinstance(sid, str) or not ID_RE.match(sid):
+                            r.error(sm["session"][1], "session must be a session id")
+                            continue
+                        if days is not None:
+                            stages.append(Stage(sid, days, r.loc(n)))
+                            refs.append((sid, r.loc(sm["session"][1])))
+            if library is not None:
+                for sid, loc in refs:
+                    if sid not in library.sessions:
+                        problems.append(loc.problem(f"unknown session '{sid}'"))
+            if len(problems) == before:
+                prog = Program(ident, str(path), title, tuple(stages), about, then)
+    if own and len(problems) > before:
+        raise ScriptError(problems)
+    return prog if len(problems) == before else None

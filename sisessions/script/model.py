@@ -1,0 +1,121 @@
+"""The script model: immutable patterns, sessions and programmes, with the file and line of every node."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Union
+
+from sisessions.errors import Problem
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+STAGES = ("unlock", "reshape", "reinforce")
+ITEM_SIDES = ("working", "other", "both", "left", "right")
+SIDES = ("left", "right")
+DEFAULT_REST = 10.0
+DEFAULT_BREATH_IN = 4.0
+DEFAULT_BREATH_OUT = 6.0
+PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+
+
+@dataclass(frozen=True)
+class Loc:
+    path: str
+    line: int
+
+    def problem(self, message: str) -> Problem:
+        return Problem(self.path, self.line, message)
+
+
+@dataclass(frozen=True)
+class Say:
+    text: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Pause:
+    seconds: float
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Breathe:
+    count: int
+    cue: bool
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Repeat:
+    times: int | None
+    count: bool
+    steps: tuple["Step", ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Chime:
+    loc: Loc
+
+
+Step = Union[Say, Pause, Breathe, Repeat, Chime]
+
+
+@dataclass(frozen=True)
+class Pattern:
+    id: str
+    path: str
+    title: str
+    steps: tuple[Step, ...]
+    stage: str | None = None
+    about: str | None = None
+    sided: bool = False
+    repetitions: int | None = None
+    loc: Loc = field(default=Loc("", 1), compare=False)
+
+
+@dataclass(frozen=True)
+class Item:
+    pattern: str
+    loc: Loc
+    repetitions: int | None = None
+    side: str = "working"
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    path: str
+    title: str
+    items: tuple[Item, ...]
+    about: str | None = None
+    intro: str | None = None
+    outro: str | None = None
+    rest_between: float = DEFAULT_REST
+    chime: bool = True
+    breath_in: float = DEFAULT_BREATH_IN
+    breath_out: float = DEFAULT_BREATH_OUT
+    loc: Loc = field(default=Loc("", 1), compare=False)
+    items_loc: Loc | None = field(default=None, compare=False)
+
+
+
+
+# ---------------------------------------------------------------- programmes
+
+
+@dataclass(frozen=True)
+class Stage:
+    session: str
+    days: int
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Program:
+    id: str
+    path: str
+    title: str
+    stages: tuple[Stage, ...]
+    about: str | None = None
+    then: str | None = None  # the session for every day after the last stage

@@ -1,1 +1,0 @@
-"""Where rendered audio goes: a WAV file, ffmpeg's MP3 encoder, the audio device."""
