@@ -1,0 +1,121 @@
+"""The command group, its one error translation point (SPEC §5) and the options commands share."""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import click
+
+from sisessions import __version__
+from sisessions.errors import ScriptError, SisessionsError
+
+SIDE_CHOICE = click.Choice(["left", "right"])
+
+
+def _sentence(msg: str) -> str:
+    msg = msg.strip()
+    msg = msg[:1].upper() + msg[1:]
+    return msg if msg.endswith((".", "!", "?")) else msg + "."
+
+
+class App(click.Group):
+    """The one place where errors become a message and an exit code (SPEC §5)."""
+
+    def invoke(self, ctx):
+        debug = ctx.params.get("debug") or bool(os.environ.get("SISESSIONS_DEBUG"))
+        try:
+            return super().invoke(ctx)
+        except ScriptError as e:
+            for p in e.problems:
+                click.echo(str(p), err=True)
+            ctx.exit(e.exit_code)
+        except SisessionsError as e:
+            if debug and e.__cause__ is not None:
+                raise
+            click.echo(f"sisessions: {_sentence(str(e))}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("sisessions: Stopped.", err=True)
+            ctx.exit(1)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except BrokenPipeError:  # `sisessions show daily | head`
+            sys.stderr.close()
+            ctx.exit(1)
+        except OSError as e:
+            if debug:
+                raise
+            where = f" ({e.filename})" if e.filename else ""
+            click.echo(f"sisessions: {_sentence((e.strerror or str(e)) + where)}", err=True)
+            ctx.exit(1)
+        except Exception as e:
+            if debug:
+                raise
+            click.echo(f"sisessions: Something unexpected went wrong ({type(e).__name__}: {e}); "
+                       "run again with --debug for details.", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=App, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--scripts", "scripts", multiple=True, metavar="DIR",
+              help="A folder of your own scripts (patterns/, sessions/); repeatable. Your ids override built-in ones.")
+@click.option("--cache-dir", metavar="DIR", help="Where spoken clips are cached (or SISESSIONS_CACHE).")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@click.version_option(__version__, prog_name="sisessions")
+@click.pass_context
+def main(ctx, scripts, cache_dir, debug):
+    """Slow, spoken, hands-free sessions of somatic movement patterns.
+
+    Lie down, listen, move slowly. This is movement practice, not medical advice.
+
+    Example: sisessions export towel -o ~/towel.mp3
+    """
+    ctx.obj = {"scripts": scripts, "cache_dir": cache_dir, "debug": debug}
+
+
+def session_options(f):
+    """The options that shape a session (SPEC §3), shared by show, synth, play and export."""
+
+    @click.option("--side", type=SIDE_CHOICE, help="Your working side (else the saved one).")
+    @click.option("--pace", type=click.FloatRange(0.5, 3.0), default=1.0, show_default=True,
+                  help="Multiply pauses, breaths and rests.")
+    @click.option("--rate", type=click.IntRange(60, 200), default=None,
+                  help="Speech rate in words per minute (default 110).")
+    @click.option("--engine", metavar="NAME", help="Voice engine (`sisessions engines` lists them).")
+    @click.option("--voice", metavar="NAME", help="A voice of the engine.")
+    @click.option("--skip", multiple=True, metavar="PATTERN", help="Leave a pattern out today; repeatable.")
+    @click.option("--minutes", type=click.FloatRange(1, 180), default=None,
+                  help="Fit the session to about N minutes.")
+    @functools.wraps(f)
+    def wrapper(*args, side, pace, rate, engine, voice, skip, minutes, **kw):
+        from sisessions.app import Choices
+        from sisessions.voice.engines.base import DEFAULT_RATE
+
+        kw["choices"] = Choices(side=side, pace=pace, rate=rate or DEFAULT_RATE, engine=engine,
+                                voice=voice, skip=tuple(skip), minutes=minutes)
+        return f(*args, **kw)
+
+    return wrapper
+
+
+def prepare_session(ctx, session, choices):
+    from sisessions import app
+
+    return app.prepare(app.open_library(ctx.obj["scripts"]), session, choices)
+
+
+def progress_bar(label: str, n: int):
+    """A progress bar on stderr while clips are synthesized (nothing when all are cached)."""
+    bar = click.progressbar(length=n, label=label, file=sys.stderr, show_pos=True)
+    return bar
+
+
+def plan_with_bar(ctx, prepared, speech, label="Preparing the voice"):
+    from sisessions import app
+
+    missing = speech.missing(app.texts(prepared))
+    if not missing or not sys.stderr.isatty():  # a bar only for a person watching
+        return app.plan(prepared, speech)
+    with progress_bar(label, len(missing)) as bar:
+        return app.plan(prepared, speech, lambda _t: bar.update(1))

@@ -1,0 +1,47 @@
+"""On the phone: the podcast feed and the folder server."""
+from __future__ import annotations
+
+import click
+
+from sisessions.cli.base import main
+
+
+@main.command()
+@click.argument("folder", metavar="DIR")
+@click.option("--base-url", required=True, metavar="URL",
+              help="The address DIR is served at, as the phone sees it (e.g. http://192.168.1.20:8765/).")
+@click.option("--title", default="sisessions", show_default=True, help="The podcast's name in the app.")
+def feed(folder, base_url, title):
+    """Write DIR/feed.xml: a private podcast feed of the MP3s in DIR.
+
+    A podcast app that subscribes to it gets every new session you export with --to DIR.
+
+    Example: sisessions feed ~/sisessions-phone --base-url http://192.168.1.20:8765/
+    """
+    from pathlib import Path
+
+    from sisessions.phone.feed import write_feed
+
+    done = write_feed(Path(folder), base_url, title)
+    for p in done.skipped:
+        click.echo(f"Left out {p}: it cannot be read as an MP3.", err=True)
+    click.echo(f"Wrote {done.path} ({done.episodes} episode{'s' if done.episodes != 1 else ''}); "
+               f"subscribe to {done.url}")
+
+
+@main.command()
+@click.argument("folder", metavar="DIR")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on; 0.0.0.0 lets your phone (and everyone on your network) in.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="The port.")
+def serve(folder, host, port):
+    """Serve DIR read-only over HTTP (with seeking), e.g. for a podcast app. Ctrl-C stops.
+
+    Example: sisessions serve ~/sisessions-phone --host 0.0.0.0
+    """
+    from pathlib import Path
+
+    from sisessions.phone.serve import run
+
+    run(Path(folder), host, port, say=lambda m: click.echo(m),
+        log=lambda m: click.echo(m, err=True))

@@ -1,0 +1,144 @@
+"""The commands that make a session: list, show, validate, synth, export, play."""
+from __future__ import annotations
+
+import click
+
+from sisessions.cli.base import main, plan_with_bar, prepare_session, session_options
+from sisessions.errors import ScriptError
+
+
+@main.command("list")
+@click.pass_context
+def list_cmd(ctx):
+    """The sessions and patterns, with stage and planned length.
+
+    Example: sisessions list
+    """
+    from sisessions import app
+    from sisessions.cli.report import listing
+
+    for line in listing(app.open_library(ctx.obj["scripts"])):
+        click.echo(line)
+
+
+@main.command()
+@click.argument("session")
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON (SPEC §4).")
+@session_options
+@click.pass_context
+def show(ctx, session, as_json, choices):
+    """The planned timeline: every cue with its start, length and text.
+
+    Example: sisessions show towel --json
+    """
+    from sisessions import app
+    from sisessions.cli.report import table
+
+    prepared = prepare_session(ctx, session, choices)
+    with app.speech_session(choices, ctx.obj["cache_dir"]) as speech:
+        tl = plan_with_bar(ctx, prepared, speech)
+    if as_json:
+        click.echo(tl.to_json())
+    else:
+        for line in table(tl):
+            click.echo(line)
+
+
+@main.command()
+@click.argument("paths", nargs=-1)
+@click.pass_context
+def validate(ctx, paths):
+    """Check script files or libraries (default: all) and print every problem.
+
+    Example: sisessions validate my-scripts/
+    """
+    from sisessions import app
+    from sisessions.plan.validate import validate as check
+
+    count, problems = check(app.open_library(ctx.obj["scripts"]), paths)
+    if problems:
+        raise ScriptError(problems)
+    click.echo(f"{count} file{'s' if count != 1 else ''} checked: all valid.")
+
+
+@main.command()
+@click.argument("session")
+@session_options
+@click.pass_context
+def synth(ctx, session, choices):
+    """Fill the audio cache so that playing and exporting start at once.
+
+    Example: sisessions synth daily --side left
+    """
+    from sisessions import app
+
+    prepared = prepare_session(ctx, session, choices)
+    with app.speech_session(choices, ctx.obj["cache_dir"]) as speech:
+        todo = speech.missing(app.texts(prepared))
+        tl = plan_with_bar(ctx, prepared, speech, "Synthesizing")
+    click.echo(f"{len(todo)} new clip{'s' if len(todo) != 1 else ''} made; "
+               f"'{tl.title}' lasts {app.duration_text(tl.seconds)} and is ready.")
+
+
+@main.command()
+@click.argument("session")
+@click.option("-o", "--output", metavar="FILE|DIR/", help="FILE.mp3, FILE.wav or a folder ending in / (default: ./SESSION.mp3).")
+@click.option("--bitrate", type=click.IntRange(32, 320), default=64, show_default=True, help="MP3 bitrate in kbps.")
+@click.option("--split", is_flag=True, help="One MP3 per item in a folder, with an .m3u8 playlist.")
+@click.option("--to", "to", metavar="DIR", help="Write DIR/YYYY-MM-DD-SESSION.mp3 (a folder your phone syncs).")
+@click.option("--keep", type=click.IntRange(1, 10000), default=None, metavar="N",
+              help="With --to: keep the newest N exports of this session; only files it wrote are removed.")
+@click.option("--no-sidecars", "no_sidecars", is_flag=True, help="No .lrc and .vtt transcript files beside the MP3.")
+@session_options
+@click.pass_context
+def export(ctx, session, output, bitrate, split, to, keep, no_sidecars, choices):
+    """Write the session to an MP3 (default) or WAV file.
+
+    MP3s carry tags, a cover, chapters and the transcript; .lrc and .vtt files go beside them.
+
+    Example: sisessions export towel -o ~/Music/towel.mp3
+    """
+    from sisessions import app
+    from sisessions.output import export as phone
+
+    prepared = prepare_session(ctx, session, choices)
+    req = phone.Request(output, bitrate, phone.album_for(prepared.session), split, to, keep, not no_sidecars)
+    phone.check(req)
+    with app.speech_session(choices, ctx.obj["cache_dir"]) as speech:
+        tl = plan_with_bar(ctx, prepared, speech)
+        if split or to:
+            done = phone.export(tl, speech, req)
+        else:
+            done = phone.Written(app.export(tl, speech, output, bitrate, req.album, req.sidecars), ())
+    click.echo(f"Wrote {done.path} ({app.duration_text(tl.seconds)}).")
+    for p in done.removed:
+        click.echo(f"Removed the older export {p}.")
+
+
+@main.command()
+@click.argument("session")
+@click.option("--player", type=click.Choice(["auto", "miniaudio", "simpleaudio"]), default="auto",
+              show_default=True, help="The audio backend; auto takes the first that works.")
+@click.option("--delay", type=click.FloatRange(0, 3600), default=0, metavar="SECONDS",
+              help="Silence before the start, to get down onto the floor.")
+@click.option("--announce", is_flag=True, help="With --delay: say \"Starting in N seconds.\" at once.")
+@click.option("--from", "start_at", metavar="PATTERN", help="Start at this pattern (e.g. after a stop).")
+@session_options
+@click.pass_context
+def play(ctx, session, player, delay, announce, start_at, choices):
+    """Play the session on this computer's audio output, hands-free.
+
+    Keys: space pause/resume, n next pattern, b back to the pattern's start, r repeat the
+    last line, q quit. Every play is written to the practice log (`sisessions log`).
+
+    Example: sisessions play towel --side left --delay 20 --announce
+    """
+    from sisessions import app
+    from sisessions.play.session import PlayOptions
+    from sisessions.play.session import play as run_play
+
+    prepared = prepare_session(ctx, session, choices)
+    opts = PlayOptions(player=player, delay=delay, announce=announce, start_at=start_at)
+    with app.speech_session(choices, ctx.obj["cache_dir"]) as speech:
+        done = run_play(prepared, speech, opts, session, debug=ctx.obj["debug"])
+    click.echo(done.message)

@@ -1,0 +1,90 @@
+"""The saved working side, the audio cache and the voice engines."""
+from __future__ import annotations
+
+import click
+
+from sisessions.cli.base import SIDE_CHOICE, main
+
+
+@main.group()
+def side():
+    """Your saved working side (the S-I joint that your self-check found deeper).
+
+    Example: sisessions side set left
+    """
+
+
+@side.command("show")
+def side_show():
+    """Print the saved working side.
+
+    Example: sisessions side show
+    """
+    from sisessions.practice import settings
+
+    s = settings.saved_side()
+    click.echo(s if s else "No working side saved yet: `sisessions side set left` (or right).")
+
+
+@side.command("set")
+@click.argument("value", type=SIDE_CHOICE)
+def side_set(value):
+    """Save your working side for every session.
+
+    Example: sisessions side set right
+    """
+    from sisessions.practice import settings
+
+    settings.save_side(value)
+    click.echo(f"Working side saved: {value}.")
+
+
+@main.group()
+def cache():
+    """The audio cache of spoken clips.
+
+    Example: sisessions cache info
+    """
+
+
+@cache.command("info")
+@click.pass_context
+def cache_info(ctx):
+    """Place, size and number of cached clips.
+
+    Example: sisessions cache info
+    """
+    from sisessions import paths
+    from sisessions.voice.cache import Cache
+
+    c = Cache(paths.cache_dir(ctx.obj["cache_dir"]))
+    n, size = c.info()
+    click.echo(f"place: {c.root}\nclips: {n}\nsize: {size / 1e6:.1f} MB")
+
+
+@cache.command("clear")
+@click.pass_context
+def cache_clear(ctx):
+    """Remove every cached clip (they are made again when needed).
+
+    Example: sisessions cache clear
+    """
+    from sisessions import paths
+    from sisessions.voice.cache import Cache
+
+    c = Cache(paths.cache_dir(ctx.obj["cache_dir"]))
+    n = c.clear()
+    click.echo(f"Removed {n} clip{'s' if n != 1 else ''} from {c.root}.")
+
+
+@main.command()
+@click.option("--voices", is_flag=True, help="Also list every voice of each installed engine.")
+def engines(voices):
+    """The voice engines, whether each is installed, and its voices.
+
+    Example: sisessions engines --voices
+    """
+    from sisessions.cli.report import engine_lines
+
+    for line in engine_lines(voices):
+        click.echo(line)
