@@ -1,0 +1,138 @@
+"""Running a Starlette app under uvicorn for `serve` and `companion`: one socket, limits, a clean stop."""
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import threading
+from typing import Callable
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from sisessions.errors import SisessionsError, UsageError
+
+HEAD_TIMEOUT = 10.0      # seconds for a request line and headers to arrive in full
+KEEP_ALIVE = 5           # seconds an idle kept-alive connection stays open
+MAX_HEAD = 16 * 1024     # bytes of request line and headers (h11 answers 400 beyond)
+MAX_CONNECTIONS = 64     # uvicorn answers 503 beyond: a bounded server on a home network
+
+
+class HeadDeadlineH11(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request head.
+
+    uvicorn arms its keep-alive timer only after a response and cancels it as soon as any
+    byte arrives, so a client that sends half a request line and waits holds the connection
+    for ever. This adds a deadline from the connection's start (and from each response's
+    end) by which a whole request head must have come; it replaces nothing of uvicorn's.
+    It reads `self.cycle`, which uvicorn sets for each request: private, tested by
+    tests/test_feed.py::test_serve_times_out_a_half_sent_request.
+    """
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_head_deadline()
+
+    def connection_lost(self, exc) -> None:
+        timer = getattr(self, "_head_timer", None)
+        if timer is not None:
+            timer.cancel()
+        super().connection_lost(exc)
+
+    def _arm_head_deadline(self) -> None:
+        old = getattr(self, "_head_timer", None)
+        if old is not None:
+            old.cancel()
+        waiting_for = self.cycle
+        self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_deadline, waiting_for)
+
+    def _head_deadline(self, waiting_for) -> None:
+        if self.cycle is waiting_for and not self.transport.is_closing():  # no new request began
+            try:
+                self.conn.send(h11.ConnectionClosed())
+            except h11.LocalProtocolError:
+                pass
+            self.transport.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (0: any free port), with the errors said in one sentence."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise UsageError(f"--host {host}: not an address of this computer ({e.strerror})") from e
+    family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+        sock.listen(128)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise SisessionsError(f"port {port} is already in use; choose another with --port") from e
+        if e.errno in (errno.EADDRNOTAVAIL, errno.EACCES):
+            raise UsageError(f"cannot listen on {host}:{port} ({e.strerror})") from e
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def config(app, log: Callable[[str], None] | None = None) -> uvicorn.Config:
+    cfg = uvicorn.Config(app, http=HeadDeadlineH11, lifespan="off", log_config=None,
+                         access_log=log is not None, server_header=False, date_header=True,
+                         timeout_keep_alive=KEEP_ALIVE, h11_max_incomplete_event_size=MAX_HEAD,
+                         limit_concurrency=MAX_CONNECTIONS, timeout_graceful_shutdown=2,
+                         proxy_headers=False, log_level="warning")
+    return cfg
+
+
+class Running:
+    """A server on a bound socket in a thread (tests, benchmarks); stop() ends it."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+        self.sock = bind(host, port)
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(config(app))
+        self.server.install_signal_handlers = lambda: None  # the thread is not the main one
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        while not self.server.started and self.thread.is_alive():
+            threading.Event().wait(0.01)
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve(sockets=[self.sock]))
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+
+class _Say(logging.Handler):
+    def __init__(self, say: Callable[[str], None]):
+        super().__init__()
+        self.say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.say(record.getMessage())
+
+
+def serve_forever(app, sock: socket.socket, log: Callable[[str], None] | None = None) -> None:
+    """Serve until Ctrl-C or SIGTERM, which are the normal way to stop (not an error)."""
+    if log is not None:
+        logging.getLogger("uvicorn.access").addHandler(_Say(log))
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+    server = uvicorn.Server(config(app, log))
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
