@@ -3,9 +3,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Iterator
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Linux: no stale-part cleaning, writes still atomic
+    fcntl = None
+
+# The temp names this program writes beside a target: `.<name>.<8 mkstemp chars>[.mp3|.wav].part`
+# (files from atomic_path, folders from temp_dir). Only these are ever cleaned, and only when
+# no live process holds their lock: a file a SIGKILL left behind.
+PART_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}(\.mp3|\.wav)?\.part$")
+_FRESH_S = 2.0  # a part younger than this may be between its creation and its lock
 
 
 def _umask() -> int:
@@ -14,28 +28,103 @@ def _umask() -> int:
     return mask
 
 
+def _lock(fd: int) -> bool:
+    """Take the writer's lock on fd without waiting; False when a live process holds it."""
+    if fcntl is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temp path beside `target`; rename it onto `target` only if the block succeeds.
 
-    An exception (Ctrl-C included) removes the temp file; SIGKILL leaves only a hidden
-    `.target.*.part` file, never a partial file at the target path.
+    An exception (Ctrl-C, SIGTERM and SIGHUP included) removes the temp file; SIGKILL leaves
+    only a hidden `.target.*.part` file, never a partial file at the target path, and the next
+    export into that folder removes it (clean_stale_parts): the lock held here while writing
+    is what tells a stale part from one being written right now.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".part", dir=target.parent)
-    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a finished file follows the umask
-    os.close(fd)
     tmp_path = Path(tmp)
     try:
+        _lock(fd)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a finished file follows the umask
         yield tmp_path
-        with open(tmp_path, "rb+") as f:
-            os.fsync(f.fileno())
+        os.fsync(fd)  # the same inode, whichever process (ffmpeg, wave) wrote through its own fd
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def temp_dir(target: Path) -> Iterator[Path]:
+    """A hidden, locked temp folder `.target.*.part` beside `target` (removed if the block fails).
+
+    The caller moves it into place; the lock only marks it as alive for clean_stale_parts.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        _lock(fd)
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        os.close(fd)
+
+
+def clean_stale_parts(folder: Path, dirs: bool = False) -> list[Path]:
+    """Remove the temp parts in `folder` that a killed run of this program left behind.
+
+    Only names in PART_NAME, only files (and with `dirs`, folders) that no process holds
+    locked and that are older than a moment. Anything else, yours or another program's, stays.
+    """
+    removed: list[Path] = []
+    if fcntl is None:
+        return removed
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for e in entries:
+        if not PART_NAME.match(e.name) or e.is_symlink():
+            continue
+        is_dir = e.is_dir(follow_symlinks=False)
+        if (is_dir and not dirs) or not (is_dir or e.is_file(follow_symlinks=False)):
+            continue
+        try:
+            if now - e.stat(follow_symlinks=False).st_mtime < _FRESH_S:
+                continue
+            fd = os.open(e.path, (os.O_RDONLY | os.O_DIRECTORY if is_dir else os.O_RDONLY) | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            if not _lock(fd):
+                continue  # a live export is writing it
+            if is_dir:
+                shutil.rmtree(e.path)
+            else:
+                os.unlink(e.path)
+            removed.append(Path(e.path))
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return removed
 
 
 @contextlib.contextmanager

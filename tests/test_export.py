@@ -134,7 +134,8 @@ def _wait_for_part(folder: Path, proc, timeout=60):
     raise AssertionError("the export never started writing")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["sigkill", "ctrl-c", "sigterm", "sighup"])
 def test_interrupted_export_leaves_nothing_at_the_output_path(tmp_path, sig):
     out = tmp_path / "long.mp3"
     proc = _start_long_export(tmp_path, out)
@@ -142,12 +143,56 @@ def test_interrupted_export_leaves_nothing_at_the_output_path(tmp_path, sig):
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
     assert not out.exists()
-    if sig == signal.SIGINT:
+    if sig != signal.SIGKILL:  # Ctrl-C, a shutdown, a closed terminal: all stop alike
         assert proc.returncode == 1
         assert err.strip().splitlines() == ["sisessions: Stopped."]
-        assert not list(tmp_path.glob(".*.part"))  # cleaned up on Ctrl-C
+        assert not list(tmp_path.glob(".*"))  # no hidden .part for a sync tool to copy
     else:
         assert proc.returncode == -signal.SIGKILL
+
+
+def test_part_left_by_sigkill_is_cleaned_by_the_next_export(tmp_path):
+    out = tmp_path / "long.mp3"
+    proc = _start_long_export(tmp_path, out)
+    [part] = _wait_for_part(tmp_path, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert part.exists()
+    # what is not ours, or is being written right now, stays
+    theirs = [tmp_path / n for n in (".long.mp3.part", "photo.abcdefgh.part", ".notes.txt.abcdefgh.lock")]
+    for f in theirs:
+        f.write_bytes(b"yours")
+    live = subprocess.Popen([sys.executable, "-c", "import sys, fcntl; f = open(sys.argv[1], 'wb'); "
+                             "fcntl.flock(f, fcntl.LOCK_EX); print(1, flush=True); sys.stdin.read()",
+                             str(tmp_path / ".other.mp3.k2j4l5m6.mp3.part")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert live.stdout.readline()  # locked, as an export in another process holds its part
+    time.sleep(2.1)  # parts younger than 2 s are never touched
+    try:
+        run_cli("--scripts", LIB, "export", "mini", "--side", "left", "-o", tmp_path / "mini.mp3", check=0)
+        assert not part.exists()
+        assert all(f.read_bytes() == b"yours" for f in theirs)
+        assert (tmp_path / ".other.mp3.k2j4l5m6.mp3.part").exists()
+    finally:
+        live.communicate("")
+
+
+def test_sigterm_during_synthesis_stops_the_engine_workers(fresh_cache):
+    from tests.conftest import engine_workers_of
+
+    env = {k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"}
+    p = subprocess.Popen([sys.executable, "-m", "sisessions", "synth", "towel", "--engine", "espeak"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    end, workers = time.time() + 120, []
+    while time.time() < end and not (workers and list(fresh_cache.glob("clips/*/*.wav"))):
+        workers = engine_workers_of(p.pid) or workers
+        time.sleep(0.01)
+    assert p.poll() is None and workers, "synthesis ended before it could be stopped mid-way"
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 1 and err.strip().splitlines()[-1] == "sisessions: Stopped.", err
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()], "engine workers left running"
+    assert not list(fresh_cache.glob("clips/*/.*"))
 
 
 def test_disk_full_is_one_sentence_and_no_file(tmp_path):

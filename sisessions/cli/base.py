@@ -1,9 +1,12 @@
 """The command group, its one error translation point (SPEC §5) and the options commands share."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 import sys
+import threading
 
 import click
 
@@ -19,13 +22,46 @@ def _sentence(msg: str) -> str:
     return msg if msg.endswith((".", "!", "?")) else msg + "."
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stop as Ctrl-C does, so every clean-up (temp files, workers) runs."""
+
+
+_STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """Turn SIGTERM and SIGHUP into Terminated in the main thread for the command's run.
+
+    Their default action ends the process at once (exit 143/129, no message, a hidden .part
+    left beside an export). Once raised, later ones are ignored so they cannot cut the
+    clean-up short; SIGKILL still ends everything.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        for s in _STOP_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    old = {s: signal.signal(s, stop) for s in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
 class App(click.Group):
     """The one place where errors become a message and an exit code (SPEC §5)."""
 
     def invoke(self, ctx):
         debug = ctx.params.get("debug") or bool(os.environ.get("SISESSIONS_DEBUG"))
         try:
-            return super().invoke(ctx)
+            with _stop_on_signals():
+                return super().invoke(ctx)
         except ScriptError as e:
             for p in e.problems:
                 click.echo(str(p), err=True)
@@ -36,7 +72,8 @@ class App(click.Group):
             click.echo(f"sisessions: {_sentence(str(e))}", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
-            click.echo("sisessions: Stopped.", err=True)
+            with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
+                click.echo("sisessions: Stopped.", err=True)
             ctx.exit(1)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
@@ -86,14 +123,19 @@ def session_options(f):
     @click.option("--voice", metavar="NAME", help="A voice of the engine.")
     @click.option("--skip", multiple=True, metavar="PATTERN", help="Leave a pattern out today; repeatable.")
     @click.option("--minutes", type=click.FloatRange(1, 180), default=None,
-                  help="Fit the session to about N minutes.")
+                  help="Fit the session to about N minutes (below its range, items are left out and named).")
+    @click.option("--bed", metavar="NAME|FILE",
+                  help="A quiet sound under the session: brown, drone, an audio file, or off.")
+    @click.option("--bed-level", type=click.FloatRange(-70, -25), default=None, metavar="DBFS",
+                  help="The bed's level in the silences, in dBFS RMS (default -45).")
     @functools.wraps(f)
-    def wrapper(*args, side, pace, rate, engine, voice, skip, minutes, **kw):
+    def wrapper(*args, side, pace, rate, engine, voice, skip, minutes, bed, bed_level, **kw):
         from sisessions.app import Choices
         from sisessions.voice.engines.base import DEFAULT_RATE
 
         kw["choices"] = Choices(side=side, pace=pace, rate=rate or DEFAULT_RATE, engine=engine,
-                                voice=voice, skip=tuple(skip), minutes=minutes)
+                                voice=voice, skip=tuple(skip), minutes=minutes, bed=bed,
+                                bed_level=bed_level)
         return f(*args, **kw)
 
     return wrapper
@@ -102,7 +144,14 @@ def session_options(f):
 def prepare_session(ctx, session, choices):
     from sisessions import app
 
-    return app.prepare(app.open_library(ctx.obj["scripts"]), session, choices)
+    prepared = app.prepare(app.open_library(ctx.obj["scripts"]), session, choices)
+    if prepared.left_out:  # --minutes below what scaling reaches: say what was left out
+        click.echo(f"sisessions: {left_out_line(prepared.left_out)}", err=True)
+    return prepared
+
+
+def left_out_line(titles) -> str:
+    return f"Left out to fit the time: {', '.join(titles)}."
 
 
 def progress_bar(label: str, n: int):

@@ -8,7 +8,7 @@ from typing import Callable, Iterable
 
 from sisessions.audio import CHANNELS, RATE, ffmpeg_exe
 from sisessions.errors import AudioError
-from sisessions.fileio import atomic_path
+from sisessions.fileio import atomic_path, clean_stale_parts
 
 DEFAULT_BITRATE = 64
 
@@ -45,6 +45,7 @@ def encode_mp3(chunks: Iterable[bytes], out: Path, bitrate: int = DEFAULT_BITRAT
 def write_mp3(chunks: Iterable[bytes], target: Path, bitrate: int = DEFAULT_BITRATE,
               tag: Callable[[Path], None] | None = None) -> None:
     """The MP3 appears at `target` only when encoded and tagged completely."""
+    clean_stale_parts(Path(target).parent)  # what a SIGKILLed export left, never to be synced
     with atomic_path(target, suffix=".mp3") as tmp:
         encode_mp3(chunks, tmp, bitrate)
         if tag is not None:
