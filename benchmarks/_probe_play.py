@@ -8,7 +8,7 @@ import sys
 import time
 
 OUT = os.environ["SISESSIONS_PROBE_OUT"]
-import sisessions.play.session as _play  # noqa: E402  (play imports it anyway)
+import sisessions.play.feeder as _play  # noqa: E402  (play imports it anyway)
 
 _feeders = []
 _init = _play.Feeder.__init__

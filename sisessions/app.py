@@ -134,3 +134,19 @@ def speech_session(choices: Choices, cache_dir: str | None):
     finally:
         sp.close()
 
+
+def play_and_log(p: Prepared, speech: Speech, options, name: str, debug: bool = False) -> str:
+    """Play the session to the audio output (options: play.session.PlayOptions), then write its
+    practice-log record, whatever the ending; returns the closing sentence. Ctrl-C and a lost
+    output raise (exit 1) after the record is written, saying where the session stopped."""
+    from sisessions.play.session import play
+    from sisessions.practice import log  # (also imported above; here the function stands alone)
+
+    outcome = play(p, speech, options, name, debug=debug)
+    try:
+        log.append(log.play_record(outcome.session, outcome.side, outcome.pace, outcome.engine,
+                                   outcome.completed, outcome.pattern, outcome.minutes))
+        logged = ""
+    except OSError as e:
+        logged = f" (the practice log could not be written: {e.strerror or e})"
+    return outcome.conclude(logged)

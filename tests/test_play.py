@@ -315,7 +315,9 @@ def test_cold_cache_synthesizes_ahead_and_plays_the_session(pulse, fresh_cache):
 
 @pytest.fixture
 def parts(warm):
-    from sisessions.play.session import Clips, Feeder, Program
+    from sisessions.play.feeder import Feeder
+    from sisessions.play.prefetch import Clips
+    from sisessions.play.program import Program
 
     prepared = app.prepare(app.open_library((str(SCRIPTS),)), "short", CHOICES)
     speech = app.open_speech(CHOICES)

@@ -135,10 +135,9 @@ def play(ctx, session, player, delay, announce, start_at, choices):
     """
     from sisessions import app
     from sisessions.play.session import PlayOptions
-    from sisessions.play.session import play as run_play
 
     prepared = prepare_session(ctx, session, choices)
     opts = PlayOptions(player=player, delay=delay, announce=announce, start_at=start_at)
     with app.speech_session(choices, ctx.obj["cache_dir"]) as speech:
-        done = run_play(prepared, speech, opts, session, debug=ctx.obj["debug"])
-    click.echo(done.message)
+        message = app.play_and_log(prepared, speech, opts, session, debug=ctx.obj["debug"])
+    click.echo(message)

@@ -1,0 +1,159 @@
+"""The untimed program: the events to play (an optional pre-roll, then the session), the length
+of each in frames (a spoken line's is a guess until its clip is known), its patterns as blocks,
+and where next/back go."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from sisessions.errors import UsageError
+from sisessions.plan.timeline import (
+    CHIME_FRAMES,
+    Event,
+    estimate_speech_seconds,
+    seconds_to_frames,
+)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One pattern done once: a run of events of the same session item and side."""
+
+    start: int
+    end: int                     # exclusive
+    pattern: str
+    side: str | None
+    number: int                  # 1-based among the blocks
+
+
+
+
+def announce_text(delay: float) -> str:
+    n = int(round(delay))
+    if n >= 120 and n % 60 == 0:
+        return f"Starting in {n // 60} minutes."
+    return f"Starting in {n} second{'s' if n != 1 else ''}."
+
+
+
+class Program:
+    """The events to play and their lengths in frames (guessed for lines not yet voiced)."""
+
+    def __init__(self, events: tuple[Event, ...], titles: dict[str, str], wpm: int,
+                 delay: float = 0.0, announce: bool = False):
+        pre: list[Event] = []
+        if delay > 0:
+            if announce:
+                pre.append(Event("say", text=announce_text(delay)))
+            pre.append(Event("pause", seconds=delay))
+        self.events = tuple(pre) + tuple(events)
+        self.first = len(pre)
+        self.titles = titles
+        self.delay_frames = seconds_to_frames(delay)
+        self.wpm = wpm
+        self.lengths = [self._guess(e) for e in self.events]
+        self.known = [e.kind != "say" for e in self.events]
+        self.say_at: dict[str, list[int]] = {}
+        for i, e in enumerate(self.events):
+            if e.kind == "say":
+                self.say_at.setdefault(e.text, []).append(i)
+        self.says = [i for i, e in enumerate(self.events) if e.kind == "say"]
+        self.blocks = self._blocks()
+        self._sums: list[int] | None = None
+        if announce and delay > 0:
+            self._fit_preroll()
+
+    def _guess(self, e: Event) -> int:
+        if e.kind == "pause":
+            return seconds_to_frames(e.seconds)
+        if e.kind == "chime":
+            return CHIME_FRAMES
+        return seconds_to_frames(estimate_speech_seconds(e.text, self.wpm))
+
+    def _blocks(self) -> tuple[Block, ...]:
+        blocks, start, key = [], None, None
+        for i, e in enumerate(self.events[self.first:] + (Event("pause"),), self.first):
+            k = (e.item, e.side, e.pattern) if e.item is not None else None
+            if k != key:
+                if key is not None:
+                    blocks.append(Block(start, i, key[2], key[1], len(blocks) + 1))
+                start, key = i, k
+        return tuple(blocks)
+
+    def texts(self) -> list[str]:
+        """Distinct lines in order of first use."""
+        return list(self.say_at)
+
+    def set_frames(self, text: str, frames: int) -> None:
+        for i in self.say_at.get(text, ()):
+            self.lengths[i] = frames
+            self.known[i] = True
+        if self.first and self.events[0].kind == "say" and self.events[0].text == text:
+            self._fit_preroll()
+        self._sums = None
+
+    def _fit_preroll(self) -> None:
+        """The announcement and the silence after it last --delay together."""
+        self.lengths[1] = max(0, self.delay_frames - self.lengths[0])
+
+    # -- positions on the session's own clock (the pre-roll is not part of it)
+    def _prefix(self) -> list[int]:
+        sums = self._sums  # the voice thread may reset it at any moment: read it once
+        if sums is None:
+            sums = [0, *itertools.accumulate(self.lengths[self.first:])]
+            self._sums = sums
+        return sums
+
+    def position(self, index: int, offset: int) -> int:
+        if index < self.first:
+            return 0
+        sums = self._prefix()
+        return sums[min(index - self.first, len(sums) - 1)] + offset
+
+    @property
+    def total(self) -> int:
+        return self._prefix()[-1]
+
+    @property
+    def all_known(self) -> bool:
+        return all(self.known)
+
+    def preroll_left(self, index: int, offset: int) -> int:
+        return sum(self.lengths[index:self.first]) - offset if index < self.first else 0
+
+    # -- navigation
+    def block_at(self, index: int) -> Block | None:
+        for b in self.blocks:
+            if b.start <= index < b.end:
+                return b
+        return None
+
+    def last_block_before(self, index: int) -> Block | None:
+        """The block being done or most recently done at `index`."""
+        found = None
+        for b in self.blocks:
+            if b.start <= index:
+                found = b
+        return found
+
+    def next_target(self, index: int) -> int | None:
+        """n: the start of the next pattern; after the last one, its closing part."""
+        if index < self.first:
+            return self.first
+        for b in self.blocks:
+            if b.start > index:
+                return b.start
+        end = self.blocks[-1].end if self.blocks else len(self.events)
+        return end if end > index and end < len(self.events) else None
+
+    def back_target(self, index: int) -> int:
+        """b: the start of this pattern (or of the one just done, in a rest)."""
+        b = self.last_block_before(index)
+        return b.start if b is not None else self.first
+
+    def from_pattern(self, pattern: str, session: str) -> int:
+        for b in self.blocks:
+            if b.pattern == pattern:
+                return b.start
+        raise UsageError(f"--from {pattern}: that pattern is not in session '{session}' today")
+
