@@ -11,7 +11,7 @@ from sisessions.errors import AudioError, UsageError
 from sisessions.plan.timeline import Event, PlanOptions, Timeline, expand, place
 from sisessions.practice import settings
 from sisessions.script.library import Library
-from sisessions.script.model import Session
+from sisessions.script.model import NO_BED, Session
 from sisessions.voice.cache import Cache
 from sisessions.voice.engines.base import DEFAULT_RATE, check_rate, get_engine
 from sisessions.voice.speech import Speech
@@ -28,6 +28,8 @@ class Choices:
     voice: str | None = None
     skip: tuple[str, ...] = ()
     minutes: float | None = None
+    bed: str | None = None            # a built-in bed, an audio file or "off"; None: the session's
+    bed_level: float | None = None    # dBFS RMS of the bed in the silences; None: output/bed.LEVEL
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Prepared:
     session: Session
     opts: PlanOptions
     events: tuple[Event, ...] = field(repr=False)
+    left_out: tuple[str, ...] = ()    # titles of the items --minutes left out, in that order
+    bed: str | None = None            # the bed to mix under it: a built-in name or a file
 
 
 def open_library(scripts: tuple[str, ...] = ()) -> Library:
@@ -54,12 +58,16 @@ def prepare(library: Library, name: str, choices: Choices) -> Prepared:
     check_rate(choices.rate)
     side = choices.side or settings.saved_side()
     opts = PlanOptions(side=side, pace=choices.pace, skip=frozenset(choices.skip), wpm=choices.rate)
+    left_out: tuple[str, ...] = ()
     if choices.minutes is not None:
-        from sisessions.plan.fit import fit_options
+        from sisessions.plan.fit import fit
 
-        opts = fit_options(session, library, opts, choices.minutes)
+        fitted = fit(session, library, opts, choices.minutes)
+        session, opts = fitted.session, fitted.opts
+        left_out = tuple(library.pattern(it.pattern).title for it in fitted.left_out)
     events = expand(session, library, opts)
-    return Prepared(library, session, opts, events)
+    bed = choices.bed or session.bed
+    return Prepared(library, session, opts, events, left_out, None if bed == NO_BED else bed)
 
 
 def open_speech(choices: Choices, cache_dir: str | None = None) -> Speech:

@@ -131,3 +131,111 @@ def test_both_ends_of_the_advertised_range_fit_with_real_speech(cli, end):
     minutes = lo if end == "lowest" else hi
     fitted = json.loads(cli("show", FIXTURE, "--minutes", minutes, "--json", check=0).stdout)
     assert abs(fitted["duration"] - minutes * 60) <= TOLERANCE * minutes * 60, (minutes, fitted["duration"])
+
+
+# ---------------------------------------------------------------- below scaling: items left out
+
+from sisessions.plan.fit import fit, leave_out_order  # noqa: E402
+
+BUILTIN = ["check", "daily", "reinforce", "reshape", "towel", "unlock"]
+
+
+def lower_bound(library, sid):
+    """The shortest length the refusal of --minutes 1 advertises."""
+    with pytest.raises(UsageError) as e:
+        fit(library.session(sid), library, PlanOptions(side="left"), 1)
+    return float(str(e.value).split("between ")[1].split(" and ")[0])
+
+
+@pytest.mark.parametrize("sid", BUILTIN)
+@pytest.mark.parametrize("minutes", [10, 15, "lower"])
+def test_every_builtin_session_fits_short_lengths_by_leaving_items_out(library, sid, minutes):
+    session, opts = library.session(sid), PlanOptions(side="left")
+    minutes = lower_bound(library, sid) if minutes == "lower" else minutes
+    longest = estimated(session, library, replace(opts, reps_scale=REPS[1], silence_scale=SILENCE[1])).seconds
+    if minutes * 60 > longest / (1 - AIM):  # above what the session can be stretched to: refused
+        with pytest.raises(UsageError, match="out of reach"):
+            fit(session, library, opts, minutes)
+        assert sid in ("check", "towel")  # the two short sessions; every other one reaches 10 and 15
+        return
+    f = fit(session, library, opts, minutes)
+    events = expand(f.session, library, f.opts)
+    seconds = estimated(f.session, library, f.opts).seconds
+    assert abs(seconds - minutes * 60) <= TOLERANCE * minutes * 60, (seconds, f.left_out)
+    kept = [it.pattern for it in f.session.items]
+    assert kept[0] == session.items[0].pattern and kept[-1] == session.items[-1].pattern
+    assert len(kept) + len(f.left_out) == len(session.items)
+    # never shorter silences than the pattern minimums
+    pauses = [e for e in events if e.kind == "pause"]
+    assert pauses and all(e.seconds >= e.minimum - 1e-9 for e in pauses)
+    # items are left out only when scaling alone could not reach the length
+    full_shortest = estimated(session, library, replace(opts, reps_scale=REPS[0], silence_scale=SILENCE[0])).seconds
+    assert bool(f.left_out) == (minutes * 60 < full_shortest / (1 + AIM))
+
+
+def test_the_default_order_and_what_stays(library):
+    """daily: reshape patterns go before unlock ones, longest first; arrive and stand-up stay."""
+    s = library.session("daily")
+    order = [s.items[i].pattern for i in leave_out_order(s, library, PlanOptions(side="left"))]
+    assert order[:4] == ["arch-and-curl", "back-lift", "side-bend", "washrag"]
+    assert set(order[4:]) == {"gentle-spine-waves", "psoas-release"}
+    assert "arrive" not in order and "stand-up-slowly" not in order
+    # reinforce: stand-up-slowly sits in the middle (before the standing patterns) and stays
+    r = library.session("reinforce")
+    assert "stand-up-slowly" not in [r.items[i].pattern for i in leave_out_order(r, library, PlanOptions(side="left"))]
+
+
+def test_skip_makes_the_first_played_item_stay(library):
+    s = library.session("daily")
+    order = leave_out_order(s, library, PlanOptions(side="left", skip=frozenset({"arrive"})))
+    assert 1 not in order  # gentle-spine-waves is now the first item played
+
+
+MARKED = """title: Marked
+items:
+  - arrive
+  - pattern: gentle-spine-waves
+    priority: 9
+  - pattern: side-bend
+    priority: 2
+  - pattern: washrag
+    optional: true
+  - back-lift
+  - stand-up-slowly
+"""
+
+
+def test_optional_then_priority_decide_the_order(tmp_path, library):
+    from sisessions.script.load import load_session
+
+    f = tmp_path / "marked.yaml"
+    f.write_text(MARKED, encoding="utf-8")
+    s = load_session(f)
+    order = [s.items[i].pattern for i in leave_out_order(s, library, PlanOptions(side="left"))]
+    assert order == ["washrag", "side-bend", "back-lift", "gentle-spine-waves"]
+    fitted = fit(s, library, PlanOptions(side="left"), 12)
+    assert [it.pattern for it in fitted.left_out] == order[: len(fitted.left_out)] and fitted.left_out
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("    priority: 0\n", "priority"), ("    priority: 12\n", "priority"),
+    ("    optional: maybe\n", "optional"), ("    optionl: true\n", "optionl"),
+])
+def test_bad_marks_are_script_errors_with_the_line(tmp_path, cli, bad, message):
+    f = tmp_path / "bad.yaml"
+    f.write_text("title: Bad\nitems:\n  - arrive\n  - pattern: washrag\n" + bad + "  - stand-up-slowly\n",
+                 encoding="utf-8")
+    proc = cli("validate", f)
+    assert proc.returncode == 2
+    assert f"{f}:5:" in proc.stderr and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_cli_names_what_it_left_out_on_stderr_and_in_show(cli):
+    proc = cli("show", "daily", "--minutes", 10, "--side", "left", check=0)
+    lines = proc.stderr.strip().splitlines()
+    assert lines == ["sisessions: Left out to fit the time: Arch and Curl, Belly-Lying Back Lift, "
+                     "Side Bend, Washrag Twist."]
+    assert proc.stdout.rstrip().splitlines()[-1] == lines[0].removeprefix("sisessions: ")
+    data = json.loads(cli("show", "daily", "--minutes", 10, "--side", "left", "--json", check=0).stdout)
+    assert abs(data["duration"] - 600) <= TOLERANCE * 600  # with real speech too
+    assert not {"arch-and-curl", "back-lift", "side-bend", "washrag"} & {c["pattern"] for c in data["cues"]}

@@ -123,14 +123,19 @@ def session_options(f):
     @click.option("--voice", metavar="NAME", help="A voice of the engine.")
     @click.option("--skip", multiple=True, metavar="PATTERN", help="Leave a pattern out today; repeatable.")
     @click.option("--minutes", type=click.FloatRange(1, 180), default=None,
-                  help="Fit the session to about N minutes.")
+                  help="Fit the session to about N minutes (below its range, items are left out and named).")
+    @click.option("--bed", metavar="NAME|FILE",
+                  help="A quiet sound under the session: brown, drone, an audio file, or off.")
+    @click.option("--bed-level", type=click.FloatRange(-70, -25), default=None, metavar="DBFS",
+                  help="The bed's level in the silences, in dBFS RMS (default -45).")
     @functools.wraps(f)
-    def wrapper(*args, side, pace, rate, engine, voice, skip, minutes, **kw):
+    def wrapper(*args, side, pace, rate, engine, voice, skip, minutes, bed, bed_level, **kw):
         from sisessions.app import Choices
         from sisessions.voice.engines.base import DEFAULT_RATE
 
         kw["choices"] = Choices(side=side, pace=pace, rate=rate or DEFAULT_RATE, engine=engine,
-                                voice=voice, skip=tuple(skip), minutes=minutes)
+                                voice=voice, skip=tuple(skip), minutes=minutes, bed=bed,
+                                bed_level=bed_level)
         return f(*args, **kw)
 
     return wrapper
@@ -139,7 +144,14 @@ def session_options(f):
 def prepare_session(ctx, session, choices):
     from sisessions import app
 
-    return app.prepare(app.open_library(ctx.obj["scripts"]), session, choices)
+    prepared = app.prepare(app.open_library(ctx.obj["scripts"]), session, choices)
+    if prepared.left_out:  # --minutes below what scaling reaches: say what was left out
+        click.echo(f"sisessions: {left_out_line(prepared.left_out)}", err=True)
+    return prepared
+
+
+def left_out_line(titles) -> str:
+    return f"Left out to fit the time: {', '.join(titles)}."
 
 
 def progress_bar(label: str, n: int):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from sisessions.cli.base import main, plan_with_bar, prepare_session, session_options
+from sisessions.cli.base import left_out_line, main, plan_with_bar, prepare_session, session_options
 from sisessions.errors import ScriptError
 
 
@@ -42,6 +42,8 @@ def show(ctx, session, as_json, choices):
     else:
         for line in table(tl):
             click.echo(line)
+        if prepared.left_out:
+            click.echo(left_out_line(prepared.left_out))
 
 
 @main.command()

@@ -1,13 +1,14 @@
-"""`--minutes N`: scale a session's repetitions and silences so its plan lasts about N minutes."""
+"""`--minutes N`: scale a session's repetitions and silences so its plan lasts about N minutes,
+and below what scaling reaches, leave whole items out in an order the session can state."""
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from sisessions.errors import UsageError
 from sisessions.plan.timeline import PlanOptions, estimated
 from sisessions.script.library import Library
-from sisessions.script.model import Session
+from sisessions.script.model import Item, Session
 
 TOLERANCE = 0.05          # the promise: the session lasts within ±5% of the request
 # The fit works on the plan with estimated speech, which real clips miss by 1-2 %; aiming
@@ -20,6 +21,82 @@ AIM = 0.035
 REPS = (0.5, 2.0)
 SILENCE = (0.5, 1.6)
 _STEPS = 16               # bisection steps: far finer than one repetition of any pattern
+
+
+# The order items are left out in when scaling alone cannot reach a short length (README):
+# `optional: true` items first, then lower `priority` first (1..9, default 5), then by stage,
+# the later stages first: a short morning keeps the gentle loosening (unlock) that the
+# reshaping and reinforcing work builds on; then the longest item first (fewest items lost);
+# then the later item first. The first and the last item (arriving, getting up slowly) stay,
+# and so does an item whose pattern has no stage (a transition such as getting up before the
+# standing patterns) unless the item says `optional: true`.
+STAGE_ORDER = {"reinforce": 0, "reshape": 1, "unlock": 2, None: 3}
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A session fitted to --minutes: the session as it will be played (items left out, if any),
+    the scaled options and the items that were left out, in the order they went."""
+
+    session: Session
+    opts: PlanOptions
+    left_out: tuple[Item, ...] = ()
+
+
+def fit(session: Session, library: Library, opts: PlanOptions, minutes: float) -> Fitted:
+    """Scale the session to N minutes ±5%; when N is below what scaling reaches, leave out whole
+    items (see STAGE_ORDER) one at a time until it can be scaled to N. UsageError when even the
+    fewest items cannot, or N is above the longest."""
+    target = minutes * 60.0
+    order = leave_out_order(session, library, opts)
+    droppable = list(order)
+    dropped: list[int] = []
+    current = session
+    while True:
+        below = target < _Lengths(current, library, opts)(REPS[0], SILENCE[0]) / (1 + AIM)
+        if not (below and order):
+            try:
+                fitted = fit_options(current, library, opts, minutes)
+                return Fitted(current, fitted, tuple(session.items[i] for i in dropped))
+            except UsageError as e:
+                gap = "cannot be fitted" in str(e)  # a step between repetition counts
+                if not (gap and dropped and order):  # else one item less may land on it
+                    if gap and not dropped:
+                        raise
+                    raise _range_error(session, library, opts, minutes, droppable) from None
+        dropped.append(order.pop(0))
+        current = without(session, dropped)
+
+
+def _range_error(session: Session, library: Library, opts: PlanOptions, minutes: float,
+                 droppable: list[int]) -> UsageError:
+    """'out of reach' with the range from every droppable item left out to the longest scaling."""
+    shortest = _Lengths(without(session, droppable), library, opts)(REPS[0], SILENCE[0])
+    longest = _Lengths(session, library, opts)(REPS[1], SILENCE[1])
+    return UsageError(f"--minutes {minutes:g} is out of reach for '{session.id}': "
+                      f"{reachable(shortest, longest)}")
+
+
+def without(session: Session, indices) -> Session:
+    """The session with the items at these indices left out."""
+    gone = set(indices)
+    return replace(session, items=tuple(it for i, it in enumerate(session.items) if i not in gone))
+
+
+def leave_out_order(session: Session, library: Library, opts: PlanOptions) -> list[int]:
+    """Indices of the items that may be left out, first to go first (see STAGE_ORDER)."""
+    playing = [i for i, it in enumerate(session.items) if it.pattern not in opts.skip]
+    middle = [i for i in playing[1:-1]  # never the first or the last item being played
+              if session.items[i].optional or library.pattern(session.items[i].pattern).stage]
+    whole = estimated(session, library, opts).seconds
+
+    def key(i: int):
+        it = session.items[i]
+        stage = library.pattern(it.pattern).stage
+        length = whole - estimated(without(session, [i]), library, opts).seconds
+        return (not it.optional, it.priority, STAGE_ORDER.get(stage, 3), -length, -i)
+
+    return sorted(middle, key=key)
 
 
 def fit_options(session: Session, library: Library, opts: PlanOptions, minutes: float) -> PlanOptions:

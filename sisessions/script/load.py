@@ -8,8 +8,11 @@ import yaml
 
 from sisessions.errors import Problem, ScriptError
 from sisessions.script.model import (
+    BUILTIN_BEDS,
     ID_RE,
     ITEM_SIDES,
+    NO_BED,
+    PRIORITY_RANGE,
     STAGES,
     Breathe,
     Chime,
@@ -137,8 +140,8 @@ def load_pattern(path: Path, problems: list[Problem] | None = None) -> Pattern |
 
 # ---------------------------------------------------------------- sessions
 
-SESSION_KEYS = ("title", "about", "intro", "outro", "rest_between", "chime", "breath", "items")
-ITEM_KEYS = ("pattern", "repetitions", "side")
+SESSION_KEYS = ("title", "about", "intro", "outro", "rest_between", "chime", "breath", "bed", "items")
+ITEM_KEYS = ("pattern", "repetitions", "side", "optional", "priority")
 
 
 def _item(r: Reader, node: yaml.Node) -> Item | None:
@@ -160,9 +163,27 @@ def _item(r: Reader, node: yaml.Node) -> Item | None:
         pid = None
     reps = r.integer(m["repetitions"][1], "repetitions", 1, 100) if "repetitions" in m else None
     side = r.choice(m["side"][1], "side", ITEM_SIDES) if "side" in m else "working"
-    if pid is None or side is None or ("repetitions" in m and reps is None):
+    marks = {}  # --minutes below scaling: which items may be left out first (plan/fit.py)
+    if "optional" in m:
+        marks["optional"] = r.boolean(m["optional"][1], "optional")
+    if "priority" in m:
+        marks["priority"] = r.integer(m["priority"][1], "priority", *PRIORITY_RANGE)
+    if pid is None or side is None or ("repetitions" in m and reps is None) or None in marks.values():
         return None
-    return Item(pid, loc, reps, side)
+    return Item(pid, loc, reps, side, **marks)
+
+
+def _bed(r: Reader, node: yaml.Node, path: Path) -> str | None:
+    """A built-in bed's name, or an audio file (relative to the session's folder) that exists."""
+    name = r.text(node, "bed")
+    if name is None or name in BUILTIN_BEDS or name == NO_BED:
+        return name
+    f = (path.parent / Path(name).expanduser()).resolve()
+    if not f.is_file():
+        r.error(node, f"bed must be {', '.join(BUILTIN_BEDS)}, {NO_BED} or an audio file; "
+                      f"{f} is not a file")
+        return None
+    return str(f)
 
 
 def load_session(path: Path, problems: list[Problem] | None = None, partial: bool = False) -> Session | None:
@@ -191,6 +212,8 @@ def load_session(path: Path, problems: list[Problem] | None = None, partial: boo
                 kw["rest_between"] = r.number(m["rest_between"][1], "rest_between", 0, 600)
             if "chime" in m:
                 kw["chime"] = r.boolean(m["chime"][1], "chime")
+            if "bed" in m:
+                kw["bed"] = _bed(r, m["bed"][1], path)
             if "breath" in m:
                 bm = r.mapping(m["breath"][1], "breath", ("in", "out"))
                 if bm is not None:

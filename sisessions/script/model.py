@@ -14,6 +14,10 @@ SIDES = ("left", "right")
 DEFAULT_REST = 10.0
 DEFAULT_BREATH_IN = 4.0
 DEFAULT_BREATH_OUT = 6.0
+DEFAULT_PRIORITY = 5
+PRIORITY_RANGE = (1, 9)
+BUILTIN_BEDS = ("brown", "drone")  # made by output/bed.py; any other `bed:` is an audio file
+NO_BED = "off"                     # `--bed off`: none, even when the session names one
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 
@@ -80,6 +84,8 @@ class Item:
     loc: Loc
     repetitions: int | None = None
     side: str = "working"
+    optional: bool = False           # --minutes below scaling: left out before unmarked items
+    priority: int = DEFAULT_PRIORITY  # --minutes below scaling: lower priorities go first
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ class Session:
     breath_out: float = DEFAULT_BREATH_OUT
     loc: Loc = field(default=Loc("", 1), compare=False)
     items_loc: Loc | None = field(default=None, compare=False)
+    bed: str | None = None           # a built-in bed's name or an absolute audio file path
 
 
 
