@@ -13,11 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from crontab import CronItem, CronTab
 
 from sisessions.errors import SisessionsError, UsageError
-from sisessions.schedule import core as schedule
-from sisessions.schedule import lock
+from sisessions.schedule import calendar, cron, lock, runner, spec
 from tests.conftest import FIXTURES, run_cli
 
 LIB = FIXTURES / "morning"
@@ -72,7 +70,7 @@ def cron_user():
 @pytest.fixture
 def user(cron_user, monkeypatch):
     _sh("crontab", "-u", cron_user, "-r", check=False)
-    monkeypatch.setenv(schedule.USER_ENV, cron_user)
+    monkeypatch.setenv(cron.USER_ENV, cron_user)
     return cron_user
 
 
@@ -97,12 +95,29 @@ def added_id(proc) -> str:
     return re.search(r"(?:Scheduled|Updated|unchanged:) (\w{6}):", proc.stdout).group(1)
 
 
+def command_of(line: str) -> str:
+    """The command cron runs for a line, made as cron's do_command.c makes it: the text after the
+    five time fields, where \\% is a literal % and any other backslash stays as it is."""
+    out: list[str] = []
+    escaped = False
+    for ch in line.split(None, 5)[5]:
+        if escaped:
+            if ch == "%":
+                out[-1] = "%"
+            else:
+                out.append(ch)
+            escaped = False
+            continue
+        assert ch != "%", "a bare % ends cron's command: the rest would become its stdin"
+        escaped = ch == "\\"
+        out.append(ch)
+    return "".join(out)
+
+
 def run_like_cron(line: str, home: Path, user: str) -> subprocess.CompletedProcess:
     """Run an entry's command as cron does: /bin/sh -c with cron's few variables, from $HOME."""
-    item = CronItem.from_line(line, cron=CronTab(tab=""))
-    assert item.stdin is None  # no unescaped % turned into stdin
     env = {"HOME": str(home), "LOGNAME": user, "SHELL": "/bin/sh", "PATH": "/usr/bin:/bin"}
-    return subprocess.run(["/bin/sh", "-c", item.command], env=env, cwd=home, capture_output=True,
+    return subprocess.run(["/bin/sh", "-c", command_of(line)], env=env, cwd=home, capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=120)
 
 
@@ -219,7 +234,7 @@ def test_the_entry_runs_with_crons_bare_environment(user, tmp_path, isolated):
     assert run.returncode == 0, (run.stdout, run.stderr)
     assert run.stdout == run.stderr == ""  # everything went to the log
 
-    log = schedule.log_path(sid).read_text()
+    log = spec.log_path(sid).read_text()
     assert re.search(r"^--- \S+ start: sisessions .* export first --to ", log, re.M)
     assert re.search(r"^--- \S+ ok: exit 0 after 0:\d\d$", log, re.M)
     mp3 = phone / f"{datetime.date.today().isoformat()}-first.mp3"
@@ -257,14 +272,14 @@ def test_the_lock_stops_an_overlapping_run(user, tmp_path, isolated):
     play = added_id(add("--at", "07:00", "first", "--play"))
     export = added_id(add("--at", "07:00", "second", "--to", tmp_path / "phone"))
     lines = ours(table(user))
-    with lock.hold(schedule.lock_path("play", play)):
+    with lock.hold(spec.lock_path("play", play)):
         run = run_like_cron(lines[play], isolated, user)
         assert run.returncode == 0
-        log = schedule.log_path(play).read_text()
+        log = spec.log_path(play).read_text()
         assert re.search(rf"skipped: the previous run \(pid {os.getpid()}, since \S+\) is still playing, "
                          "so this one did nothing$", log, re.M)
         assert not re.search(r"^--- \S+ (ok|failed):", log, re.M)  # nothing was started
-    with lock.hold(schedule.lock_path("export", export)):
+    with lock.hold(spec.lock_path("export", export)):
         run_like_cron(lines[export], isolated, user)
         assert not (tmp_path / "phone").exists()
         assert "skipped" in run_cli("schedule", "list", check=0).stdout
@@ -340,7 +355,7 @@ def test_systemd_user_timer_files(user, isolated, tmp_path):
     exec_start = next(ln for ln in service.splitlines() if ln.startswith("ExecStart="))
     assert f" schedule run {sid} -- " in exec_start
     assert '"' + str(tmp_path / "50%% phone") + '"' in exec_start  # % is a systemd specifier
-    log = str(schedule.log_path(sid))
+    log = str(spec.log_path(sid))
     assert f"StandardOutput=append:{log}\nStandardError=append:{log}\n" in service
     assert f"systemctl --user enable --now sisessions-{sid}.timer" in p.stdout
     assert table(user) == FOREIGN  # the crontab is not touched
@@ -370,12 +385,12 @@ def test_systemd_play_needs_no_cron_environment(user, isolated):
 ])
 def test_where_cron_is_not_the_way_it_says_what_to_do(platform, words):
     with pytest.raises(SisessionsError) as e:
-        schedule.check_platform(False, platform)
+        spec.check_platform(False, platform)
     assert all(w in str(e.value) for w in words) and "\n" not in str(e.value)
-    schedule.check_platform(False, "linux")
+    spec.check_platform(False, "linux")
 
 
-@pytest.mark.parametrize("text, days, shown, cron", [
+@pytest.mark.parametrize("text, days, shown, field", [
     ("mon-fri", {1, 2, 3, 4, 5}, "mon-fri", "1-5"),
     ("weekdays", {1, 2, 3, 4, 5}, "mon-fri", "1-5"),
     ("sat,sun", {0, 6}, "sat-sun", "6-7"),
@@ -385,17 +400,17 @@ def test_where_cron_is_not_the_way_it_says_what_to_do(platform, words):
     ("0", {0}, "sun", "0"),
     ("1-5", {1, 2, 3, 4, 5}, "mon-fri", "1-5"),
 ])
-def test_days(text, days, shown, cron):
-    parsed = schedule.parse_days(text)
-    assert parsed == days and schedule.days_text(parsed) == shown
-    assert schedule._cron_days(parsed) == cron
-    assert schedule.parse_days(cron) == days  # `list` reads the entry back
+def test_days(text, days, shown, field):
+    parsed = calendar.parse_days(text)
+    assert parsed == days and calendar.days_text(parsed) == shown
+    assert calendar.cron_days(parsed) == field
+    assert calendar.parse_days(field) == days  # `list` reads the entry back
 
 
 @pytest.mark.parametrize("text", ["mon-fry", "8", "mo", "mon-tue-wed", "x,mon", "mon,"])
 def test_bad_days(text):
     with pytest.raises(UsageError):
-        schedule.parse_days(text)
+        calendar.parse_days(text)
 
 
 def test_a_play_entry_plays_from_cron_and_an_overlapping_run_stays_silent(user, tmp_path, isolated):
@@ -412,14 +427,13 @@ def test_a_play_entry_plays_from_cron_and_an_overlapping_run_stays_silent(user, 
         sid = added_id(add("--at", "07:00", "first", "--play", "--engine", "espeak", "--rate", "200"))
         line = ours(table(user))[sid]
         with Recorder(server) as rec:
-            item = CronItem.from_line(line, cron=CronTab(tab=""))
             env = {"HOME": str(isolated), "LOGNAME": user, "SHELL": "/bin/sh", "PATH": "/usr/bin:/bin"}
-            first = subprocess.Popen(["/bin/sh", "-c", item.command], env=env, cwd=isolated,
+            first = subprocess.Popen(["/bin/sh", "-c", command_of(line)], env=env, cwd=isolated,
                                      stdin=subprocess.DEVNULL)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:  # until the first run holds the lock
                 try:
-                    with lock.hold(schedule.lock_path("play", sid)):
+                    with lock.hold(spec.lock_path("play", sid)):
                         pass
                     time.sleep(0.05)
                 except lock.Busy:
@@ -427,7 +441,7 @@ def test_a_play_entry_plays_from_cron_and_an_overlapping_run_stays_silent(user, 
             second = run_like_cron(line, isolated, user)
             assert second.returncode == 0
             assert first.wait(60) == 0
-        log = schedule.log_path(sid).read_text()
+        log = spec.log_path(sid).read_text()
         assert re.search(r"skipped: the previous run \(pid \d+, since \S+\) is still playing", log)
         assert re.search(r"^--- \S+ ok: exit 0 after 0:\d\d$", log, re.M)
         assert loud(rec.samples).sum() > 0.5 * 22050  # more than half a second of speech was heard
@@ -442,11 +456,11 @@ def test_a_long_log_is_trimmed_to_its_newer_half_from_a_line(tmp_path):
     log = tmp_path / "x.log"
     lines = [f"2026-01-{i % 28 + 1:02d} 07:30 ok run {i}\n" for i in range(40000)]
     log.write_text("".join(lines))
-    schedule.trim_log(log, limit=100_000)
+    runner.trim_log(log, limit=100_000)
     text = log.read_text()
     assert 40_000 < len(text) <= 50_000
     assert text.endswith(lines[-1]) and text.splitlines()[0] + "\n" in lines  # whole lines only
     small = tmp_path / "small.log"
     small.write_text("one\n")
-    schedule.trim_log(small, limit=100_000)
+    runner.trim_log(small, limit=100_000)
     assert small.read_text() == "one\n"

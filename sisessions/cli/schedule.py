@@ -37,7 +37,8 @@ def schedule_add(ctx, session, at, days, play, to, keep, systemd, dry_run, choic
     """
     from sisessions import app
     from sisessions.errors import UsageError
-    from sisessions.schedule import core as sch
+    from sisessions.schedule import manage
+    from sisessions.schedule import spec as sch
     from sisessions.voice.engines.base import DEFAULT_RATE
 
     if play and to:
@@ -52,7 +53,7 @@ def schedule_add(ctx, session, at, days, play, to, keep, systemd, dry_run, choic
             for p in prepared:
                 tl = plan_with_bar(ctx, p, speech, f"Preparing {p.session.id}")
                 click.echo(f"Ready: {tl.session} ({app.duration_text(tl.seconds)}).")
-    done = sch.add(spec, dry_run)
+    done = manage.add(spec, dry_run)
     head = {"added": "Scheduled", "updated": "Updated", "unchanged": "Already scheduled, unchanged:",
             "dry-run": "Would schedule (nothing written):"}[done.status]
     click.echo(f"{head} {spec.id}: {spec.what} {spec.when}{' (systemd)' if systemd else ''}.")
@@ -69,10 +70,11 @@ def schedule_list():
 
     Example: sisessions schedule list
     """
-    from sisessions.schedule import core as sch
+    from sisessions.schedule import manage
+    from sisessions.schedule import spec as sch
 
     sch.check_platform(False)
-    rows = sch.entries()
+    rows = manage.entries()
     if not rows:
         click.echo("No schedules yet: `sisessions schedule add --at 07:30 today --play` adds one.")
         return
@@ -91,12 +93,13 @@ def schedule_remove(ids, every):
     Example: sisessions schedule remove 3f9a1c
     """
     from sisessions.errors import UsageError
-    from sisessions.schedule import core as sch
+    from sisessions.schedule import manage
+    from sisessions.schedule import spec as sch
 
     if not ids and not every:
         raise UsageError("give the id of a schedule (`sisessions schedule list` shows them), or --all")
     sch.check_platform(False)
-    done = sch.remove(tuple(ids), every)
+    done = manage.remove(tuple(ids), every)
     for line in done or ["No schedules to remove."]:
         click.echo(line)
 
@@ -111,7 +114,7 @@ def schedule_run(ctx, sid, args):
 
     Example: sisessions schedule run 3f9a1c -- play today
     """
-    from sisessions.schedule import core as sch
+    from sisessions.schedule import runner
 
     args = list(args)
-    ctx.exit(sch.run(sid, args[1:] if args[:1] == ["--"] else args))
+    ctx.exit(runner.run(sid, args[1:] if args[:1] == ["--"] else args))
