@@ -45,3 +45,23 @@ def serve(folder, host, port):
 
     run(Path(folder), host, port, say=lambda m: click.echo(m),
         log=lambda m: click.echo(m, err=True))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on; 0.0.0.0 lets your phone in (and anyone on your network with the address).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="The port.")
+@click.option("--new-token", is_flag=True, help="Make a new token: addresses given out before stop working.")
+@click.pass_context
+def companion(ctx, host, port, new_token):
+    """A private page for your phone: today's session, play it, and log how it went. Ctrl-C stops.
+
+    Prints the address to open on the phone (with a QR code in a terminal). Every request needs
+    the token in it; it stays the same until --new-token.
+
+    Example: sisessions companion --host 0.0.0.0
+    """
+    from sisessions.phone.companion import run
+
+    run(host, port, new_token, scripts=ctx.obj["scripts"], cache_dir=ctx.obj["cache_dir"],
+        say=lambda m: click.echo(m), warn=lambda m: click.echo(m, err=True))

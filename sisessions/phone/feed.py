@@ -8,6 +8,7 @@ import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 from urllib.parse import quote, urlsplit
 
 from sisessions.errors import UsageError
@@ -33,6 +34,8 @@ class Episode:
     published: datetime.datetime
     chapters: tuple[tuple[float, float, str], ...]
     comment: str
+    chapters_file: Path | None = None   # the Podcasting 2.0 JSON, when there is one
+    transcript: Path | None = None      # the .vtt beside the MP3, when there is one
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,14 @@ class FeedWritten:
 
 
 def check_base_url(base_url: str) -> str:
-    parts = urlsplit(base_url)
+    """The base URL with a final slash, and %-escaped where it is not (a space in a folder name)."""
+    parts = urlsplit(base_url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise UsageError(f"--base-url {base_url}: give the address the folder is served at, "
                          "like http://192.168.1.20:8765/")
-    return base_url if base_url.endswith("/") else base_url + "/"
+    path = quote(parts.path, safe="/%:@!$&'()*+,;=~")
+    base = f"{parts.scheme}://{quote(parts.netloc, safe=':@[]%')}{path}"
+    return base if base.endswith("/") else base + "/"
 
 
 def write_feed(folder: Path, base_url: str, title: str = ARTIST) -> FeedWritten:
@@ -85,8 +91,11 @@ def read_episodes(folder: Path) -> tuple[list[Episode], list[Path]]:
         comms = tags.getall("COMM") if tags is not None else []
         chs = tuple(read_id3(tags)) if tags is not None else ()
         published = datetime.datetime.fromtimestamp(st.st_mtime, datetime.timezone.utc)
+        vtt = f.with_suffix(".vtt")
         episodes.append(Episode(f, title, st.st_size, audio.info.length, published, chs,
-                                str(comms[0].text[0]) if comms and comms[0].text else ""))
+                                str(comms[0].text[0]) if comms and comms[0].text else "",
+                                folder / CHAPTERS / f"{f.stem}.json" if chs else None,
+                                vtt if vtt.is_file() else None))
     episodes.sort(key=lambda e: (e.published, e.file.name), reverse=True)
     return episodes, skipped
 
@@ -106,7 +115,13 @@ def _url(base: str, rel: str) -> str:
     return base + quote(rel)
 
 
-def render(episodes: list[Episode], base: str, title: str) -> bytes:
+def render(episodes: list[Episode], base: str, title: str,
+           link: Callable[[Path], str] | None = None, cover: str | None = None) -> bytes:
+    """The feed's XML. `link` gives the URL of an episode's file (default: its name under base),
+    `cover` the cover's URL (default: feed-cover.png under base)."""
+    cover = cover or _url(base, COVER)
+    link = link or (lambda p: _url(base, p.relative_to(p.parent.parent).as_posix()
+                                   if p.parent.name == CHAPTERS else p.name))
     for prefix, uri in (("itunes", ITUNES), ("podcast", PODCAST), ("atom", ATOM)):
         ET.register_namespace(prefix, uri)
     it = lambda name: f"{{{ITUNES}}}{name}"  # noqa: E731
@@ -121,10 +136,10 @@ def render(episodes: list[Episode], base: str, title: str) -> bytes:
         _text(ch, "lastBuildDate", email.utils.format_datetime(max(e.published for e in episodes)))
     ET.SubElement(ch, f"{{{ATOM}}}link", {"href": base + FEED, "rel": "self", "type": "application/rss+xml"})
     img = ET.SubElement(ch, "image")
-    _text(img, "url", _url(base, COVER))
+    _text(img, "url", cover)
     _text(img, "title", title)
     _text(img, "link", base)
-    ET.SubElement(ch, it("image"), {"href": _url(base, COVER)})
+    ET.SubElement(ch, it("image"), {"href": cover})
     _text(ch, it("author"), ARTIST)
     _text(ch, it("summary"), DESCRIPTION)
     ET.SubElement(ch, it("category"), {"text": "Health & Fitness"})
@@ -132,12 +147,12 @@ def render(episodes: list[Episode], base: str, title: str) -> bytes:
     _text(ch, it("type"), "episodic")
     _text(ch, it("block"), "Yes")  # a private feed: podcast directories must not list it
     for ep in episodes:
-        _item(ch, ep, base)
+        _item(ch, ep, link)
     ET.indent(rss, space=" ")
     return ET.tostring(rss, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def _item(ch: ET.Element, ep: Episode, base: str) -> None:
+def _item(ch: ET.Element, ep: Episode, link: Callable[[Path], str]) -> None:
     it = lambda name: f"{{{ITUNES}}}{name}"  # noqa: E731
     item = ET.SubElement(ch, "item")
     day = ep.published.astimezone().date()
@@ -145,14 +160,16 @@ def _item(ch: ET.Element, ep: Episode, base: str) -> None:
     _text(item, "description", _description(ep))
     ET.SubElement(item, "guid", {"isPermaLink": "false"}).text = guid(ep)
     _text(item, "pubDate", email.utils.format_datetime(ep.published))
-    ET.SubElement(item, "enclosure", {"url": _url(base, ep.file.name), "length": str(ep.size),
+    ET.SubElement(item, "enclosure", {"url": link(ep.file), "length": str(ep.size),
                                       "type": "audio/mpeg"})
     _text(item, it("duration"), duration(ep.seconds))
     _text(item, it("episodeType"), "full")
     _text(item, it("explicit"), "false")
-    if ep.chapters:
-        ET.SubElement(item, f"{{{PODCAST}}}chapters", {"url": _url(base, _chapters_rel(ep)),
+    if ep.chapters and ep.chapters_file is not None:
+        ET.SubElement(item, f"{{{PODCAST}}}chapters", {"url": link(ep.chapters_file),
                                                         "type": "application/json+chapters"})
+    if ep.transcript is not None:
+        ET.SubElement(item, f"{{{PODCAST}}}transcript", {"url": link(ep.transcript), "type": "text/vtt"})
 
 
 def _description(ep: Episode) -> str:

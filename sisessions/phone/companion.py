@@ -1,0 +1,227 @@
+"""The phone companion (SPEC §7): a private page, its JSON API, the rendered audio and a feed,
+behind one token."""
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import secrets
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+from urllib.parse import quote, urlencode
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from sisessions import paths
+from sisessions.errors import SisessionsError
+from sisessions.phone import files, serve
+from sisessions.phone.api import Api, Bad, error
+from sisessions.phone.renders import Renders
+
+TOKEN_FILE = "companion-token"
+COOKIE = "sisessions"
+PAGE = Path(__file__).with_name("page.html")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{22,128}$")   # 22 url-safe characters carry 132 bits
+# Paths a podcast app fetches: they carry ?t= in every request, since such apps keep no cookie.
+_TOKEN_IN_URL = re.compile(r"^/(feed\.xml|cover\.png|media/[0-9a-f]+/[^/]+)$")
+HEADERS = [  # on every answer: no referrer (the token), no sniffing, no framing
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy",
+     b"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; "
+     b"media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+]
+
+
+# ---------------------------------------------------------------- the token
+
+
+def token_file() -> Path:
+    return paths.config_dir() / TOKEN_FILE
+
+
+def token(new: bool = False) -> str:
+    """The companion's token: 256 random bits kept (mode 0600) until `new`."""
+    f = token_file()
+    if not new:
+        try:
+            text = f.read_text(encoding="ascii").strip()
+            if _TOKEN.match(text):
+                if f.stat().st_mode & 0o077:
+                    os.chmod(f, 0o600)
+                return text
+        except (OSError, UnicodeDecodeError):
+            pass
+    value = secrets.token_urlsafe(32)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{TOKEN_FILE}.", dir=f.parent)  # created 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(value + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, f)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return value
+
+
+def same(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
+
+
+class TokenGate:
+    """Every request needs the token (?t= once, the cookie, or a Bearer header); else 401.
+
+    ?t= on the page sets an HttpOnly, SameSite=Strict cookie and redirects to the same address
+    without it, so the token leaves the address bar and the history.
+    """
+
+    def __init__(self, app, secret: str):
+        self.app = app
+        self.secret = secret
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        path = scope["path"]
+        given = request.query_params.get("t")
+        auth = request.headers.get("authorization", "")
+        bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+        if given is not None:
+            if not same(given, self.secret):
+                return await _unauthorized(path)(scope, receive, send)
+            if not _TOKEN_IN_URL.match(path) and request.method in ("GET", "HEAD"):
+                rest = [(k, v) for k, v in request.query_params.multi_items() if k != "t"]
+                target = quote(path) + ("?" + urlencode(rest) if rest else "")
+                resp = RedirectResponse(target, status_code=303)
+                resp.set_cookie(COOKIE, self.secret, max_age=400 * 86400, path="/", httponly=True,
+                                samesite="strict")
+                return await resp(scope, receive, send)
+        elif not (same(request.cookies.get(COOKIE), self.secret) or same(bearer, self.secret)):
+            return await _unauthorized(path)(scope, receive, send)
+
+        # the page and the API are never stored; audio may be kept by this browser only
+        cache = b"private, no-cache" if _TOKEN_IN_URL.match(path) else b"no-store"
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                extra = HEADERS + [(b"cache-control", cache)]
+                message = dict(message, headers=list(message.get("headers", [])) + extra)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _unauthorized(path: str) -> Response:
+    head = {"WWW-Authenticate": "Bearer"}
+    if path.startswith("/api/"):
+        return JSONResponse({"error": "This needs the companion's token: open the address it printed."},
+                            401, headers=head)
+    return files.plain(401, "401: open the address `sisessions companion` printed (it carries the token).\n", head)
+
+
+# ---------------------------------------------------------------- the app
+
+
+def make_app(secret: str, scripts: tuple[str, ...] = (), cache_dir: str | None = None,
+             renders: Renders | None = None) -> TokenGate:
+    renders = renders or Renders(scripts, cache_dir)
+    api = Api(scripts, renders)
+
+    def page(request: Request) -> Response:
+        return files.send_file(request, PAGE)
+
+    def media(request: Request) -> Response:
+        f = renders.file(request.path_params["rid"], request.path_params["name"])
+        return files.send_file(request, f) if f is not None else files.plain(404)
+
+    def cover(request: Request) -> Response:
+        from sisessions.output.tags import FEED_COVER_SIZE, cover_png
+
+        return Response(cover_png(FEED_COVER_SIZE), media_type="image/png")
+
+    def feed(request: Request) -> Response:
+        return Response(feed_xml(renders, f"{request.url.scheme}://{request.url.netloc}/", secret),
+                        media_type="application/rss+xml")
+
+    def not_found(request: Request) -> Response:
+        return error("there is nothing here", 404) if request.url.path.startswith("/api/") else files.plain(404)
+
+    routes = [
+        Route("/", page, methods=["GET", "HEAD"]),
+        Route("/api/today", api.today),
+        Route("/api/sessions", api.sessions),
+        Route("/api/render", api.render, methods=["POST"]),
+        Route("/api/render/{rid}", api.render_state),
+        Route("/api/log", api.log_get, methods=["GET"]),
+        Route("/api/log", api.log_post, methods=["POST"]),
+        Route("/api/settings", api.settings_post, methods=["POST"]),
+        Route("/media/{rid}/{name}", media, methods=["GET", "HEAD"]),
+        Route("/cover.png", cover, methods=["GET", "HEAD"]),
+        Route("/feed.xml", feed, methods=["GET", "HEAD"]),
+        Route("/{rest:path}", not_found, methods=["GET", "HEAD"]),
+    ]
+    handlers = {Bad: lambda request, e: error(str(e), e.status),
+                SisessionsError: lambda request, e: error(str(e), e.exit_code == 2 and 400 or 500),
+                404: lambda request, e: not_found(request),
+                405: lambda request, e: error("that method is not allowed here", 405)}
+    return TokenGate(Starlette(routes=routes, exception_handlers=handlers), secret)
+
+
+def feed_xml(renders: Renders, base: str, secret: str) -> bytes:
+    """The podcast feed of the finished renders; every URL carries the token."""
+    from sisessions.phone import feed
+
+    query = "?" + urlencode({"t": secret})
+    episodes = []
+    for rid, _meta in renders.ready():
+        folder = Path(renders.file(rid, "chapters.json")).parent
+        found, _skipped = feed.read_episodes(folder)
+        chapters = folder / "chapters.json"
+        episodes += [replace(e, chapters_file=chapters if chapters.is_file() else None) for e in found]
+    episodes.sort(key=lambda e: (e.published, e.file.name), reverse=True)
+
+    def link(p: Path) -> str:
+        return f"{base}media/{quote(p.parent.name)}/{quote(p.name)}{query}"
+
+    return feed.render(episodes, base, "sisessions", link=link, cover=f"{base}cover.png{query}")
+
+
+# ---------------------------------------------------------------- running it
+
+
+def address_line(host: str, port: int, secret: str) -> str:
+    return f"Open on your phone: http://{serve.shown_host(host)}:{port}/?t={secret}"
+
+
+def run(host: str = "127.0.0.1", port: int = 8765, new_token: bool = False, scripts: tuple[str, ...] = (),
+        cache_dir: str | None = None, say: Callable[[str], None] = print,
+        warn: Callable[[str], None] = print, log: Callable[[str], None] | None = None) -> None:
+    """Serve the companion until Ctrl-C (the normal way to stop)."""
+    from sisessions.phone.server import bind, serve_forever
+
+    secret = token(new_token)
+    app = make_app(secret, scripts, cache_dir)
+    sock = bind(host, port)
+    url_line = address_line(host, sock.getsockname()[1], secret)
+    say(url_line)
+    if sys.stdout.isatty():
+        import io
+
+        import segno
+
+        out = io.StringIO()
+        segno.make(url_line.split(": ", 1)[1], error="m").terminal(out=out, compact=True)
+        say(out.getvalue().rstrip("\n"))
+    if not serve.is_local(host):
+        warn(f"sisessions: Listening on {host}: anyone on your network who has the address can open your log.")
+    serve_forever(app, sock, log)

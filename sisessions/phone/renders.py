@@ -1,0 +1,185 @@
+"""The companion's renders: one MP3 with chapters and a .vtt per choice of options, made one at a
+time in a background thread through the same pipeline and cache as `export`, kept in the user
+data folder (the newest few per session)."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import queue
+import re
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sisessions import app, paths
+from sisessions.errors import SisessionsError
+from sisessions.fileio import atomic_write_text
+
+KEEP = 3                       # renders kept per session; older ones are removed
+META = "render.json"
+ID = re.compile(r"^[0-9a-f]{20}$")
+
+
+def root() -> Path:
+    return paths.data_dir() / "companion"
+
+
+@dataclass(frozen=True)
+class Order:
+    """What the page asked for (SPEC §7 POST /api/render), already checked."""
+
+    session: str
+    side: str | None = None
+    minutes: float | None = None
+    pace: float = 1.0
+    skip: tuple[str, ...] = ()
+    bed: str | None = None
+
+    def choices(self) -> app.Choices:
+        extra = {"bed": self.bed} if self.bed and "bed" in {f.name for f in dataclasses.fields(app.Choices)} else {}
+        return app.Choices(side=self.side, pace=self.pace, skip=self.skip, minutes=self.minutes, **extra)
+
+
+def render_id(prepared: app.Prepared, choices: app.Choices) -> str:
+    """The same id for the same session text and options, so a reload finds its render; a change
+    to the script (its expanded events) or to the options is a new render."""
+    key = repr((prepared.session.id, prepared.opts, prepared.events, choices))
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+class Renders:
+    """Renders in the background, one at a time; state by id survives a page reload."""
+
+    def __init__(self, scripts: tuple[str, ...] = (), cache_dir: str | None = None, keep: int = KEEP,
+                 engine: str | None = None):
+        self.scripts, self.cache_dir, self.keep, self.engine = scripts, cache_dir, keep, engine
+        self.lock = threading.Lock()
+        self.working: dict[str, str] = {}      # id -> "working" (queued or being made)
+        self.failed: dict[str, str] = {}       # id -> one sentence
+        self.jobs: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self._worker, name="companion-render", daemon=True)
+        self.thread.start()
+
+    # ------------------------------------------------------------ asking
+
+    def order(self, order: Order) -> dict:
+        """Start (or find) the render for `order`; SisessionsError for a bad session or option."""
+        library = app.open_library(self.scripts)
+        choices = dataclasses.replace(order.choices(), engine=self.engine)
+        prepared = app.prepare(library, order.session, choices)
+        rid = render_id(prepared, choices)
+        with self.lock:
+            done = self.state(rid)
+            if done["state"] in ("ready", "working"):
+                return done
+            self.failed.pop(rid, None)
+            self.working[rid] = "working"
+        self.jobs.put((rid, prepared, choices))
+        return {"id": rid, "state": "working"}
+
+    def state(self, rid: str) -> dict:
+        """SPEC §7's render object, or {"state": "unknown"}."""
+        if not ID.match(rid):
+            return {"id": rid, "state": "unknown"}
+        if rid in self.working:
+            return {"id": rid, "state": "working"}
+        if rid in self.failed:
+            return {"id": rid, "state": "failed", "error": self.failed[rid]}
+        meta = self.meta(rid)
+        if meta is None:
+            return {"id": rid, "state": "unknown"}
+        return {"id": rid, "state": "ready", "audio": f"/media/{rid}/{meta['audio']}",
+                "transcript": f"/media/{rid}/{meta['transcript']}", "duration": meta["duration"],
+                "chapters": meta["chapters"], "session": meta["session"], "title": meta["title"],
+                "side": meta["side"]}
+
+    def meta(self, rid: str) -> dict | None:
+        if not ID.match(rid):
+            return None
+        try:
+            data = json.loads((root() / rid / META).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def ready(self) -> list[tuple[str, dict]]:
+        """(id, meta) of every finished render, newest first."""
+        out = []
+        base = root()
+        for d in base.iterdir() if base.is_dir() else ():
+            m = self.meta(d.name)
+            if m is not None:
+                out.append((d.name, m))
+        out.sort(key=lambda x: x[1].get("made", 0), reverse=True)
+        return out
+
+    def file(self, rid: str, name: str) -> Path | None:
+        """A file of a finished render, by the names its meta lists (nothing else is served)."""
+        meta = self.meta(rid)
+        if meta is None or name not in (meta["audio"], meta["transcript"], "chapters.json"):
+            return None
+        return root() / rid / name
+
+    def wait(self, rid: str, timeout: float = 600) -> dict:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            s = self.state(rid)
+            if s["state"] != "working":
+                return s
+            time.sleep(0.05)
+        return self.state(rid)
+
+    # ------------------------------------------------------------ making
+
+    def _worker(self) -> None:
+        while True:
+            rid, prepared, choices = self.jobs.get()
+            try:
+                self._make(rid, prepared, choices)
+                with self.lock:
+                    self.working.pop(rid, None)
+                self._tidy(prepared.session.id)
+            except Exception as e:  # noqa: BLE001 - the page gets one sentence; the server goes on
+                msg = str(e) if isinstance(e, SisessionsError) else f"the render failed ({type(e).__name__}: {e})"
+                with self.lock:
+                    self.working.pop(rid, None)
+                    self.failed[rid] = msg
+
+    def _make(self, rid: str, prepared: app.Prepared, choices: app.Choices) -> None:
+        from sisessions.output import export
+        from sisessions.output.chapters import chapters, json_chapters
+
+        base = root()
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{rid}.", suffix=".part", dir=base))
+        try:
+            with app.speech_session(choices, self.cache_dir) as speech:
+                tl = app.plan(prepared, speech)
+                name = f"{tl.session}-{tl.side}.mp3" if tl.side else f"{tl.session}.mp3"
+                export.write_session_mp3(tl, speech, tmp / name, 64, export.album_for(prepared.session))
+            chs = [{"title": c.title, "start": round(c.start / tl.rate, 3)} for c in chapters(tl)]
+            triples = [(c.start / tl.rate, c.end / tl.rate, c.title) for c in chapters(tl)]
+            atomic_write_text(tmp / "chapters.json", json_chapters(triples, name, tl.title))
+            meta = {"session": tl.session, "title": tl.title, "side": tl.side, "audio": name,
+                    "transcript": Path(name).with_suffix(".vtt").name, "duration": round(tl.seconds, 3),
+                    "chapters": chs, "made": time.time()}
+            atomic_write_text(tmp / META, json.dumps(meta, indent=1) + "\n")
+            os.chmod(tmp, 0o700)  # health data: this user's only
+            target = base / rid
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _tidy(self, session: str) -> None:
+        """Keep the newest `keep` renders of `session`; only folders with our render.json go."""
+        mine = [(rid, m) for rid, m in self.ready() if m.get("session") == session]
+        for rid, _m in mine[self.keep:]:
+            shutil.rmtree(root() / rid, ignore_errors=True)
