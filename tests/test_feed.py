@@ -118,6 +118,36 @@ def test_a_broken_mp3_is_left_out_with_a_message(tmp_path, cli):
     assert feedparser.parse(str(tmp_path / "feed.xml")).entries == []
 
 
+def test_an_mp3_whose_name_is_not_utf8_is_left_out_with_a_warning(folder, tmp_path, cli):
+    mp3 = (folder / "knee sway.mp3").read_bytes()
+    (tmp_path / "good.mp3").write_bytes(mp3)
+    with open(os.fsencode(tmp_path) + b"/caf\xe9.mp3", "wb") as f:   # Latin-1 bytes, as old tools write
+        f.write(mp3)
+    proc = cli("feed", tmp_path, "--base-url", "http://pc.local:8765/", check=0)
+    assert proc.stderr.strip().splitlines() == [
+        "Left out caf\\xe9.mp3: its file name is not UTF-8, so no podcast app could ask for it; rename it."]
+    ET.parse(tmp_path / "feed.xml")
+    assert [e.enclosures[0].href for e in feedparser.parse(str(tmp_path / "feed.xml")).entries] == [
+        "http://pc.local:8765/good.mp3"]
+
+
+def test_the_feed_is_well_formed_xml_whatever_the_titles_hold(folder, tmp_path, cli):
+    from mutagen.id3 import COMM, ID3, TIT2
+
+    f = tmp_path / "odd.mp3"
+    f.write_bytes((folder / "knee sway.mp3").read_bytes())
+    tags = ID3(str(f))
+    tags.setall("TIT2", [TIT2(encoding=3, text="Knee\x01 sway\x1b[31m\x0b")])
+    tags.setall("COMM", [COMM(encoding=3, lang="eng", desc="", text="Lie down.\x00\x08\ufffe")])
+    tags.save(str(f))
+    cli("feed", tmp_path, "--base-url", "http://pc.local:8765/", "--title", "My\x07 sessions", check=0)
+    channel = ET.parse(tmp_path / "feed.xml").getroot().find("channel")   # a strict XML 1.0 parser
+    assert channel.findtext("title") == "My sessions"
+    item = channel.find("item")
+    assert item.findtext("title").startswith("Knee sway[31m, ")
+    assert item.findtext("description").startswith("Lie down.")
+
+
 @pytest.mark.parametrize("args, code, words", [
     (("DIR", "--base-url", "ftp://pc/"), 2, "--base-url"),
     (("DIR", "--base-url", "pc.local:8765"), 2, "--base-url"),

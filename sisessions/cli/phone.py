@@ -20,11 +20,14 @@ def feed(folder, base_url, title):
     """
     from pathlib import Path
 
-    from sisessions.phone.feed import write_feed
+    from sisessions.phone.feed import shown_name, write_feed
 
     done = write_feed(Path(folder), base_url, title)
     for p in done.skipped:
         click.echo(f"Left out {p}: it cannot be read as an MP3.", err=True)
+    for p in done.misnamed:
+        click.echo(f"Left out {shown_name(p)}: its file name is not UTF-8, so no podcast app could "
+                   "ask for it; rename it.", err=True)
     click.echo(f"Wrote {done.path} ({done.episodes} episode{'s' if done.episodes != 1 else ''}); "
                f"subscribe to {done.url}")
 

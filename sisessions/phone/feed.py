@@ -5,6 +5,7 @@ import datetime
 import email.utils
 import hashlib
 import json
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Callable
 from urllib.parse import quote, urlsplit
 
 from sisessions.errors import UsageError
-from sisessions.fileio import atomic_path
+from sisessions.fileio import atomic_path, clean_stale_parts
 from sisessions.output.chapters import json_chapters, read_id3
 from sisessions.output.tags import ARTIST, FEED_COVER_SIZE, cover_png
 
@@ -44,6 +45,7 @@ class FeedWritten:
     url: str
     episodes: int
     skipped: tuple[Path, ...]     # MP3s that could not be read
+    misnamed: tuple[Path, ...] = ()   # MP3s whose file name is not UTF-8: no URL can name them
 
 
 def check_base_url(base_url: str) -> str:
@@ -63,13 +65,16 @@ def write_feed(folder: Path, base_url: str, title: str = ARTIST) -> FeedWritten:
     if not folder.is_dir():
         raise UsageError(f"{folder}: no such folder")
     base = check_base_url(base_url)
+    clean_stale_parts(folder)  # a feed.xml or export that a SIGKILL cut short
     episodes, skipped = read_episodes(folder)
+    misnamed = [f for f in skipped if not utf8_name(f)]
+    skipped = [f for f in skipped if utf8_name(f)]
     _write_if_changed(folder / COVER, cover_png(FEED_COVER_SIZE))
     _write_chapters(folder, episodes)
     xml = render(episodes, base, title)
     target = folder / FEED
     _write_if_changed(target, xml)
-    return FeedWritten(target, base + FEED, len(episodes), tuple(skipped))
+    return FeedWritten(target, base + FEED, len(episodes), tuple(skipped), tuple(misnamed))
 
 
 def read_episodes(folder: Path) -> tuple[list[Episode], list[Path]]:
@@ -80,6 +85,9 @@ def read_episodes(folder: Path) -> tuple[list[Episode], list[Path]]:
     for f in sorted(folder.glob("*.mp3")):
         if f.name.startswith(".") or not f.is_file():
             continue  # hidden: temp files of an export in progress
+        if not utf8_name(f):
+            skipped.append(f)  # its name cannot go into the XML or a URL the phone asks for
+            continue
         try:
             audio = MP3(str(f))
         except (MutagenError, OSError):
@@ -98,6 +106,29 @@ def read_episodes(folder: Path) -> tuple[list[Episode], list[Path]]:
                                 vtt if vtt.is_file() else None))
     episodes.sort(key=lambda e: (e.published, e.file.name), reverse=True)
     return episodes, skipped
+
+
+def utf8_name(f: Path) -> bool:
+    """False for a name whose bytes are not UTF-8 (Python keeps them as lone surrogates)."""
+    try:
+        f.name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(f: Path) -> str:
+    """A file name fit to print: bytes that are not UTF-8 as \\xNN."""
+    return f.name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+# XML 1.0 can carry only these characters (tab, newline, return and printable ones); anything
+# else, a control character in a title or a lone surrogate, would leave the whole feed unreadable.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    return _NOT_XML.sub("", text)
 
 
 def guid(ep: Episode) -> str:
@@ -181,7 +212,7 @@ def _description(ep: Episode) -> str:
 
 def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
     e = ET.SubElement(parent, tag)
-    e.text = text
+    e.text = xml_safe(text)
     return e
 
 
