@@ -223,7 +223,8 @@ def test_remove_an_unknown_id_is_exit_2(user):
 
 
 def test_the_entry_runs_with_crons_bare_environment(user, tmp_path, isolated):
-    phone = tmp_path / "my 50% phone"  # cron turns a bare % into a line break: it must be escaped
+    # cron turns a bare % into a line break: it must be escaped; " #" is no comment inside quotes
+    phone = tmp_path / "my 50% #1 phone"
     p = add("--at", "06:30", "--days", "mon-fri", "first", "--to", phone, "--keep", "3")
     sid = added_id(p)
     line = ours(table(user))[sid]
@@ -245,7 +246,7 @@ def test_the_entry_runs_with_crons_bare_environment(user, tmp_path, isolated):
 
     listing = run_cli("schedule", "list", check=0).stdout
     row = next(ln for ln in listing.splitlines() if ln.startswith(sid))
-    assert re.search(rf"{sid}  06:30  mon-fri\s+export first --to '\S+/my 50% phone' --keep 3\s+last run: \S+ \S+ ok", row)
+    assert re.search(rf"{sid}  06:30  mon-fri\s+export first --to '\S+/my 50% #1 phone' --keep 3\s+last run: \S+ \S+ ok", row)
 
 
 def test_a_failed_run_is_logged_with_its_reason(user, tmp_path, isolated):
@@ -368,8 +369,9 @@ def test_systemd_user_timer_files(user, isolated, tmp_path):
     wants = folder / "timers.target.wants"
     wants.mkdir()
     (wants / f"sisessions-{sid}.timer").symlink_to(folder / f"sisessions-{sid}.timer")  # as `enable` does
+    Path(log).write_text("--- 2026-01-05T06:30:00+00:00 ok: exit 0 after 0:12\n")  # as systemd appends it
     run_cli("schedule", "remove", sid, check=0)
-    assert not list(folder.rglob("sisessions-*"))
+    assert not list(folder.rglob("sisessions-*")) and not Path(log).exists()
 
 
 def test_systemd_play_needs_no_cron_environment(user, isolated):
@@ -399,6 +401,16 @@ def test_where_cron_is_not_the_way_it_says_what_to_do(platform, words):
     ("daily", set(range(7)), "daily", "*"),
     ("0", {0}, "sun", "0"),
     ("1-5", {1, 2, 3, 4, 5}, "mon-fri", "1-5"),
+    # cron's numbers mean what cron makes of them: 0 and 7 are Sunday, ranges may end at 7
+    ("0-7", set(range(7)), "daily", "*"),
+    ("1-7", set(range(7)), "daily", "*"),
+    ("7", {0}, "sun", "0"),
+    ("0,7", {0}, "sun", "0"),
+    ("5-7", {5, 6, 0}, "fri-sun", "5-7"),
+    ("6,0", {6, 0}, "sat-sun", "6-7"),
+    ("*/2", {0, 2, 4, 6}, "tue,thu,sat-sun", "2,4,6-7"),
+    ("1-5/2", {1, 3, 5}, "mon,wed,fri", "1,3,5"),
+    ("fri-7", {5, 6, 0}, "fri-sun", "5-7"),
 ])
 def test_days(text, days, shown, field):
     parsed = calendar.parse_days(text)
@@ -407,7 +419,8 @@ def test_days(text, days, shown, field):
     assert calendar.parse_days(field) == days  # `list` reads the entry back
 
 
-@pytest.mark.parametrize("text", ["mon-fry", "8", "mo", "mon-tue-wed", "x,mon", "mon,"])
+@pytest.mark.parametrize("text", ["mon-fry", "8", "mo", "mon-tue-wed", "x,mon", "mon,",
+                                  "5-1", "0-8", "*/0", "mon-fri/2", "3/2", "1-5/x"])
 def test_bad_days(text):
     with pytest.raises(UsageError):
         calendar.parse_days(text)
@@ -464,3 +477,82 @@ def test_a_long_log_is_trimmed_to_its_newer_half_from_a_line(tmp_path):
     small.write_text("one\n")
     runner.trim_log(small, limit=100_000)
     assert small.read_text() == "one\n"
+
+
+@pytest.mark.parametrize("days, when, field", [
+    ("0-7", "every day", "*"),
+    ("1-7", "every day", "*"),
+    ("5-7", "on fri-sun", "5-7"),
+    ("7", "on sun", "0"),
+    ("0,3", "on wed,sun", "3,0"),
+])
+def test_cron_day_numbers_are_described_as_cron_runs_them(user, tmp_path, days, when, field):
+    p = add("--at", "07:00", "--days", days, "first", "--to", tmp_path / "phone", "--dry-run")
+    assert f": export first --to {tmp_path / 'phone'} at 07:00 {when}." in p.stdout
+    line = next(ln for ln in p.stdout.splitlines() if ln.startswith("0 7 * * "))
+    assert line.split()[4] == field
+
+
+# ---------------------------------------------------------------- a crontab sisessions cannot rewrite
+
+
+def test_a_crontab_with_a_line_cron_refuses_is_listed_and_never_half_written(user, tmp_path):
+    """`MAILTO=` (empty) is accepted by some crons; Debian's `crontab -` refuses to install it.
+    Found in the table, it is kept as it is: `list` works, and a write that `crontab` refuses
+    leaves the whole table exactly as it was and says so in one sentence."""
+    sid = added_id(add("--at", "06:30", "first", "--to", tmp_path / "phone"))
+    odd = "MAILTO=\n" + FOREIGN + table(user)
+    spool = Path("/var/spool/cron/crontabs") / user  # as another cron's `crontab` installed it
+    spool.write_text(odd)
+    assert table(user) == odd
+
+    listing = run_cli("schedule", "list", check=0).stdout
+    assert re.match(rf"{sid}  06:30  daily\s+export first --to \S+/phone\s+last run: not run yet$", listing)
+    assert add("--at", "07:00", "second", "--play", "--dry-run").returncode == 0
+
+    for p in (add("--at", "07:00", "second", "--to", tmp_path / "phone", check=1),
+              run_cli("schedule", "remove", sid, check=1)):
+        assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+        assert "the crontab could not be written" in p.stderr.lower() and "stays exactly as it was" in p.stderr
+        assert spool.read_text() == odd
+
+
+def test_a_folder_that_cannot_be_one_crontab_line_is_refused(user, tmp_path):
+    install(user, FOREIGN)
+    for name in ("line\nbreak", "back\\%slash"):
+        p = add("--at", "07:00", "first", "--to", tmp_path / name, check=2)
+        assert "cannot be written as one crontab line" in p.stderr
+    assert table(user) == FOREIGN
+
+
+# ---------------------------------------------------------------- remove: all or nothing, and its log
+
+
+def test_remove_checks_every_id_before_removing_any(user, tmp_path, isolated):
+    install(user, FOREIGN)
+    good = added_id(add("--at", "06:30", "first", "--to", tmp_path / "phone"))
+    assert run_like_cron(ours(table(user))[good], isolated, user).returncode == 0
+    log = spec.log_path(good)
+    assert "ok: exit 0" in log.read_text()
+    before = table(user)
+
+    p = run_cli("schedule", "remove", good, "abcdef", check=2)
+    assert "no schedule with the id abcdef, so nothing was removed" in p.stderr.lower() and good not in p.stderr
+    assert table(user) == before and log.is_file()
+
+    assert f"Removed {good} from the crontab." in run_cli("schedule", "remove", good, check=0).stdout
+    assert table(user) == FOREIGN and not log.exists()
+
+
+def test_remove_takes_only_the_log_its_own_entry_wrote(user, tmp_path, isolated):
+    """The log named in the entry goes; a file of the same name in another state folder stays."""
+    sid = added_id(add("--at", "06:30", "first", "--to", tmp_path / "phone"))
+    run_like_cron(ours(table(user))[sid], isolated, user)
+    log = spec.log_path(sid)
+    assert log.is_file()
+    elsewhere = tmp_path / "other-state"
+    theirs = elsewhere / "sisessions" / "schedules" / f"{sid}.log"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("not written by this schedule\n")
+    run_cli("schedule", "remove", sid, env={"XDG_STATE_HOME": str(elsewhere)}, check=0)
+    assert not log.exists() and theirs.read_text() == "not written by this schedule\n"
