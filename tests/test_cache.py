@@ -30,7 +30,7 @@ def test_same_settings_and_text_same_key_other_text_other_key():
 
 
 def test_put_get_and_bad_entries_are_misses(tmp_path):
-    c = Cache(tmp_path)
+    c = Cache(tmp_path / "cache")
     k = Cache.key(BASE, "Rest.")
     assert c.get(k) is None
     path, frames = c.put(k, b"\x01\x00" * 1000)
@@ -43,6 +43,47 @@ def test_put_get_and_bad_entries_are_misses(tmp_path):
     assert c.get(k) is None
     path.write_bytes(b"RIFF" + b"\x00" * 100)                  # garbage
     assert c.get(k) is None and clip_frames(path) is None
+
+
+def _damage(path, at=0.5, n=64):
+    """Overwrite n bytes of samples in the middle: header and size stay right."""
+    data = bytearray(path.read_bytes())
+    i = 44 + int((len(data) - 44) * at) // 2 * 2
+    data[i:i + n] = os.urandom(n)
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_samples_are_a_miss(tmp_path):
+    c = Cache(tmp_path / "cache")
+    k = Cache.key(BASE, "Rest.")
+    pcm = b"".join(int(3000 * ((i % 50) - 25) / 25).to_bytes(2, "little", signed=True) for i in range(4000))
+    path, _ = c.put(k, pcm)
+    _damage(path)
+    assert path.stat().st_size == 44 + len(pcm) and c.get(k) is None
+    fixed, frames = c.put(k, pcm)
+    assert c.get(k) == (fixed, 4000) and len(list(fixed.parent.iterdir())) == 1
+
+
+def test_entry_of_an_earlier_version_without_checksum_is_a_miss(tmp_path):
+    c = Cache(tmp_path / "cache")
+    k = Cache.key(BASE, "Rest.")
+    path, _ = c.put(k, b"\x01\x00" * 1000)
+    old = path.with_name(f"{k}.wav")                            # the layout before checksums
+    path.rename(old)
+    assert c.get(k) is None
+    c.put(k, b"\x01\x00" * 1000)
+    assert not old.exists()                                     # replaced, never left to rot
+
+
+def test_damaged_clip_is_made_again_by_export(fresh_cache, tmp_path):
+    run_cli("--scripts", FIXTURES / "lib", "synth", "fixed", "--engine", "espeak", check=0)
+    victim = max(Cache(fresh_cache).clips.glob("*/*.wav"), key=lambda p: p.stat().st_size)
+    good = victim.read_bytes()
+    _damage(victim, n=4096)
+    out = run_cli("--scripts", FIXTURES / "lib", "export", "fixed", "--engine", "espeak",
+                  "-o", tmp_path / "f.wav", check=0)
+    assert victim.read_bytes() == good                          # made again (espeak is deterministic)
+    assert "Wrote" in out.stdout
 
 
 def test_corrupt_entry_is_made_again(fresh_cache):
@@ -80,6 +121,57 @@ def test_killed_synthesis_leaves_only_complete_entries(fresh_cache):
     assert len(clips) >= 3
     for f in clips:
         assert clip_frames(f) is not None, f
+
+
+def test_clear_removes_only_clips_and_names_the_rest(fresh_cache):
+    run_cli("--scripts", FIXTURES / "lib", "synth", "fixed", "--engine", "espeak", check=0)
+    clips = list(fresh_cache.glob("clips/*/*.wav"))
+    sub = clips[0].parent
+    theirs = [fresh_cache / "clips" / "holiday.jpg", sub / "notes.txt", sub / "beach.wav",
+              fresh_cache / "clips" / "album" / "01-song.wav"]
+    for f in theirs:
+        f.parent.mkdir(exist_ok=True)
+        f.write_bytes(b"yours")
+    out = run_cli("cache", "clear", check=0).stdout.splitlines()
+    assert out[0] == f"Removed {len(clips)} clip{'s' if len(clips) != 1 else ''} from {fresh_cache}."
+    assert out[1].startswith("Left 4 files that are not clips: ")
+    named = [str(f.relative_to(fresh_cache)) for f in theirs[:3]] + ["clips/album"]  # a folder: as one
+    assert sorted(out[1].split(": ", 1)[1].rstrip(".").split(", ")) == sorted(named) and len(out) == 2
+    assert all(f.read_bytes() == b"yours" for f in theirs)
+    assert not any(c.exists() for c in clips)
+
+
+def test_a_folder_that_never_was_a_cache_is_refused(tmp_path):
+    photos = tmp_path / "Pictures"
+    (photos / "clips" / "2019").mkdir(parents=True)
+    mine = [photos / "clips" / "2019" / "img_001.jpg", photos / "clips" / "cover.wav", photos / "me.jpg"]
+    for f in mine:
+        f.write_bytes(b"photo")
+    before = sorted(p for p in photos.rglob("*"))
+    proc = run_cli("--cache-dir", photos, "cache", "clear", check=1)
+    assert len(proc.stderr.strip().splitlines()) == 1 and "not a sisessions audio cache" in proc.stderr
+    assert "Removed" not in proc.stdout
+    proc = run_cli("--cache-dir", photos, "--scripts", FIXTURES / "lib", "synth", "fixed", "--engine", "espeak",
+                   check=1)
+    assert len(proc.stderr.strip().splitlines()) == 1 and "not a sisessions audio cache" in proc.stderr
+    assert sorted(p for p in photos.rglob("*")) == before        # nothing written, nothing removed
+    assert all(f.read_bytes() == b"photo" for f in mine)
+
+
+def test_a_cache_of_an_earlier_version_is_adopted(tmp_path):
+    old = tmp_path / "old-cache"
+    k = Cache.key(BASE, "Rest.")
+    (old / "clips" / k[:2]).mkdir(parents=True)
+    (old / "clips" / k[:2] / f"{k}.wav").write_bytes(b"RIFF" + b"\x00" * 100)
+    out = run_cli("--cache-dir", old, "cache", "clear", check=0).stdout
+    assert out.strip() == f"Removed 1 clip from {old}."
+    assert (old / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    assert not (old / "clips").exists()
+
+
+def test_a_new_cache_is_marked(fresh_cache):
+    run_cli("--scripts", FIXTURES / "lib", "synth", "fixed", "--engine", "espeak", check=0)
+    assert "created by sisessions" in (fresh_cache / "CACHEDIR.TAG").read_text()
 
 
 def test_cache_info_and_clear(cli, fresh_cache):

@@ -67,14 +67,19 @@ def cache_info(ctx):
 def cache_clear(ctx):
     """Remove every cached clip (they are made again when needed).
 
+    Only clips are removed: anything else in the folder is left and named, and a folder that
+    was never a cache is refused.
+
     Example: sisessions cache clear
     """
     from sisessions import paths
-    from sisessions.voice.cache import Cache
+    from sisessions.voice.cache import Cache, describe_left
 
     c = Cache(paths.cache_dir(ctx.obj["cache_dir"]))
-    n = c.clear()
-    click.echo(f"Removed {n} clip{'s' if n != 1 else ''} from {c.root}.")
+    done = c.clear()
+    click.echo(f"Removed {done.removed} clip{'s' if done.removed != 1 else ''} from {c.root}.")
+    if done.left:
+        click.echo(describe_left(done.left, c.root))
 
 
 @main.command()
