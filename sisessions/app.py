@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from sisessions import paths
 from sisessions.errors import AudioError, UsageError
@@ -15,6 +15,9 @@ from sisessions.script.model import NO_BED, Session
 from sisessions.voice.cache import Cache
 from sisessions.voice.engines.base import DEFAULT_RATE, check_rate, get_engine
 from sisessions.voice.speech import Speech
+
+if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for
+    from sisessions.output.bed import Bed
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class Prepared:
     opts: PlanOptions
     events: tuple[Event, ...] = field(repr=False)
     left_out: tuple[str, ...] = ()    # titles of the items --minutes left out, in that order
-    bed: str | None = None            # the bed to mix under it: a built-in name or a file
+    bed: Bed | None = None            # the bed to mix under it (output/bed.py), None: none
 
 
 def open_library(scripts: tuple[str, ...] = ()) -> Library:
@@ -66,8 +69,13 @@ def prepare(library: Library, name: str, choices: Choices) -> Prepared:
         session, opts = fitted.session, fitted.opts
         left_out = tuple(library.pattern(it.pattern).title for it in fitted.left_out)
     events = expand(session, library, opts)
-    bed = choices.bed or session.bed
-    return Prepared(library, session, opts, events, left_out, None if bed == NO_BED else bed)
+    bed = None
+    spec = choices.bed or session.bed
+    if spec not in (None, NO_BED):  # numpy only when a bed is asked for
+        from sisessions.output.bed import choose
+
+        bed = choose(spec, choices.bed_level)
+    return Prepared(library, session, opts, events, left_out, bed)
 
 
 def open_speech(choices: Choices, cache_dir: str | None = None) -> Speech:
