@@ -1,15 +1,26 @@
-"""What the commands share: resolve a session with the user's choices, plan it, voice it."""
+"""The use cases the commands share: prepare a session with the user's choices, plan it, voice
+it, export it, play it and log it, record a session done elsewhere, and resolve "today".
+
+Commands (cli/) and the companion (phone/) call these; the stages below never call back up.
+"""
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from sisessions import paths
-from sisessions.errors import AudioError, UsageError
-from sisessions.plan.timeline import Event, PlanOptions, Timeline, expand, place
-from sisessions.practice import settings
+from sisessions.output import export as exporting
+from sisessions.plan.timeline import (
+    Event,
+    PlanOptions,
+    Timeline,
+    duration_text,
+    estimated,
+    expand,
+    place,
+)
+from sisessions.practice import log, settings, today
 from sisessions.script.library import Library
 from sisessions.script.model import NO_BED, Session
 from sisessions.voice.cache import Cache
@@ -18,6 +29,10 @@ from sisessions.voice.speech import Speech
 
 if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for
     from sisessions.output.bed import Bed
+
+__all__ = ["Choices", "Prepared", "open_library", "resolve_today", "prepare", "open_speech",
+           "speech_session", "texts", "plan", "export_request", "export", "play_and_log", "done_elsewhere",
+           "duration_text"]
 
 
 @dataclass(frozen=True)
@@ -51,18 +66,21 @@ def open_library(scripts: tuple[str, ...] = ()) -> Library:
     return lib
 
 
+def resolve_today(library: Library, name: str) -> str:
+    """SESSION as given, with `today` turned into the programme's next session: the one place
+    that does it (a session or pattern of yours named `today` keeps its name)."""
+    return today.resolve_name(library) if name == today.NAME else name
+
+
 def prepare(library: Library, name: str, choices: Choices) -> Prepared:
     """Load and check the session and expand it with the choices; no audio is made here."""
-    if name == "today":  # the programme's next session, from the practice log
-        from sisessions.practice.today import resolve_name
-
-        name = resolve_name(library)
-    session = library.session(name)
+    session = library.session(resolve_today(library, name))
     check_rate(choices.rate)
     side = choices.side or settings.saved_side()
     opts = PlanOptions(side=side, pace=choices.pace, skip=frozenset(choices.skip), wpm=choices.rate)
     left_out: tuple[str, ...] = ()
     if choices.minutes is not None:
+        # late: only --minutes needs the fitting search
         from sisessions.plan.fit import fit
 
         fitted = fit(session, library, opts, choices.minutes)
@@ -83,6 +101,15 @@ def open_speech(choices: Choices, cache_dir: str | None = None) -> Speech:
     return Speech(engine.settings(choices.voice, choices.rate), Cache(paths.cache_dir(cache_dir)))
 
 
+@contextlib.contextmanager
+def speech_session(choices: Choices, cache_dir: str | None):
+    sp = open_speech(choices, cache_dir)
+    try:
+        yield sp
+    finally:
+        sp.close()
+
+
 def texts(p: Prepared) -> list[str]:
     return list(dict.fromkeys(e.text for e in p.events if e.kind == "say"))
 
@@ -93,70 +120,36 @@ def plan(p: Prepared, speech: Speech, progress: Callable[[str], None] | None = N
     return place(p.session, p.library, p.events, p.opts, speech.frames)
 
 
-def output_name(tl: Timeline) -> str:
-    side = f"-{tl.side}" if tl.side and any(c.side for c in tl.cues) else ""
-    return f"{tl.session}{side}"
+def export_request(p: Prepared, **options) -> exporting.Request:
+    """An export request for this session, checked before any audio is made (the album is the
+    library's name for your own scripts)."""
+    req = exporting.Request(album=exporting.album_for(p.session), bed=p.bed, **options)
+    exporting.check(req)
+    return req
 
 
-def resolve_output(out: str | None, tl: Timeline) -> tuple[Path, str]:
-    """(path, format) for `-o FILE.mp3|FILE.wav|DIR/`; no -o writes <session>.mp3 here."""
-    if out is None:
-        return Path(f"{output_name(tl)}.mp3"), "mp3"
-    p = Path(out).expanduser()
-    if out.endswith(("/", "\\")) or p.is_dir():
-        return p / f"{output_name(tl)}.mp3", "mp3"
-    suffix = p.suffix.lower()
-    if suffix not in (".mp3", ".wav"):
-        raise UsageError(f"-o {out}: the file name must end in .mp3 or .wav (or give a folder ending in /)")
-    return p, suffix[1:]
+def export(tl: Timeline, speech: Speech, req: exporting.Request) -> exporting.Written:
+    """Every kind of export (-o FILE, -o DIR/, --split, --to/--keep, sidecars) by one path."""
+    return exporting.export(tl, speech, req)
 
 
-def export(tl: Timeline, speech: Speech, out: str | None, bitrate: int = 64,
-           album: str = "sisessions", sidecars: bool = True) -> Path:
-    target, fmt = resolve_output(out, tl)
-    try:
-        _write(tl, speech, target, fmt, bitrate, album, sidecars)
-    except OSError as e:
-        raise AudioError(f"could not write {target}: {e.strerror or e}") from e
-    return target
-
-
-def _write(tl: Timeline, speech: Speech, target: Path, fmt: str, bitrate: int, album: str,
-           sidecars: bool = True) -> None:
-    from sisessions.output.render import render
-
-    if fmt == "wav":
-        from sisessions.output.wav import write_wav
-
-        write_wav(render(tl, speech), target)
-    else:
-        from sisessions.output.export import write_session_mp3
-
-        write_session_mp3(tl, speech, target, bitrate, album, sidecars)  # tags, chapters, .lrc/.vtt
-
-
-def duration_text(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-@contextlib.contextmanager
-def speech_session(choices: Choices, cache_dir: str | None):
-    sp = open_speech(choices, cache_dir)
-    try:
-        yield sp
-    finally:
-        sp.close()
+def done_elsewhere(library: Library, name: str) -> log.Play:
+    """Record a completed play of a session done away from this computer (on the phone, from an
+    export), so that the streak and `today`'s programme move on as after a play here."""
+    session = library.session(resolve_today(library, name))
+    side = settings.saved_side()
+    minutes = estimated(session, library, PlanOptions(side=side or "left")).seconds / 60
+    rec = log.play_record(session.id, side, 1.0, "elsewhere", True, None, minutes)
+    log.append(rec)
+    return rec
 
 
 def play_and_log(p: Prepared, speech: Speech, options, name: str, debug: bool = False) -> str:
     """Play the session to the audio output (options: play.session.PlayOptions), then write its
     practice-log record, whatever the ending; returns the closing sentence. Ctrl-C and a lost
     output raise (exit 1) after the record is written, saying where the session stopped."""
+    # late: the player loads the audio backends, which no other command needs
     from sisessions.play.session import play
-    from sisessions.practice import log  # (also imported above; here the function stands alone)
 
     outcome = play(p, speech, options, name, debug=debug)
     try:

@@ -106,7 +106,7 @@ def test_pain_must_be_0_to_10():
 
     with pytest.raises(UsageError):
         log.pain_record(11)
-    assert log.pain_record(0)["note"] is None
+    assert log.pain_record(0).note is None
 
 
 def test_summary_shows_days_streak_and_pain_trend():
@@ -178,9 +178,70 @@ def test_done_elsewhere_counts_for_the_streak_and_today(cli):
     from sisessions.practice import log as practice
 
     records, warnings = practice.read()
-    assert not warnings and records[-1]["completed"] and records[-1]["engine"] == "elsewhere"
-    assert records[-1]["minutes"] > 1
+    assert not warnings and records[-1].completed and records[-1].engine == "elsewhere"
+    assert records[-1].minutes > 1
     assert "Streak: 1 day in a row." in cli("log", check=0).stdout
     after = cli("today", check=0).stdout
     assert "day 1 of" in before and "day 2 of" in after and "1 day of unlock done" in after
     assert cli("log", "--done", "no-such-session").returncode == 2
+
+
+# ---------------------------------------------------------------- records with wrong types (issue 10, item 6)
+
+BAD_RECORDS = [
+    ({"minutes": "abc"}, "'minutes' is \"abc\", not a number of minutes"),
+    ({"completed": "no"}, "'completed' is \"no\", not true or false"),
+    ({"minutes": float("nan")}, None),  # json writes NaN, which is not a number of minutes
+    ({"session": 7}, "'session' is 7, not a session id"),
+    ({"side": "up"}, "'side' is \"up\", not left, right or null"),
+    ({"pace": True}, "'pace' is true, not a positive number"),
+]
+
+
+@pytest.mark.parametrize("change, words", BAD_RECORDS)
+def test_a_play_record_with_a_wrong_type_is_reported_and_skipped_everywhere(cli, change, words):
+    """`log`, the streak and `today` all skip it with its line number; nothing counts it as done."""
+    first = cli("today", check=0).stdout
+    todays = first.split("Today: ")[1].split(" ")[0]
+    assert "day 1 of" in first
+    good = log.to_json(play(dt.date.today(), session=todays))
+    bad = {**good, "completed": True, **change}
+    f = log.log_file()
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps(good) + "\n")  # well typed, the same record counts: the control
+    assert "Streak: 1 day" in cli("log", check=0).stdout and "day 2 of" in cli("today", check=0).stdout
+    f = log.log_file()
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps(bad) + "\n")
+    records, warnings = log.read()
+    assert records == [] and len(warnings) == 1 and warnings[0].startswith(f"{f}:1: ")
+    if words:
+        assert words in warnings[0]
+    shown = cli("log", check=0)
+    assert f"{f}:1: " in shown.stderr and "Traceback" not in shown.stderr
+    assert "Streak: 1" not in shown.stdout
+    today_out = cli("today", check=0)
+    assert f"{f}:1: " in today_out.stderr and "day 1 of" in today_out.stdout
+
+
+@pytest.mark.parametrize("pain", [True, "3", 3.5, 11, None])
+def test_a_pain_record_with_a_wrong_type_is_reported_and_skipped(cli, pain):
+    f = log.log_file()
+    f.parent.mkdir(parents=True, exist_ok=True)
+    today = dt.date.today()
+    f.write_text(json.dumps({"kind": "pain", "time": at(today, 9), "pain": pain, "note": None}) + "\n"
+                 + json.dumps(log.to_json(log.pain_record(4, time=at(today, 10)))) + "\n")
+    records, warnings = log.read()
+    assert [r.pain for r in records] == [4]
+    assert len(warnings) == 1 and warnings[0].startswith(f"{f}:1: ") and "'pain'" in warnings[0]
+    proc = cli("log", check=0)
+    assert "pain 4/10" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_a_record_of_a_kind_from_a_newer_version_is_left_alone(cli):
+    f = log.log_file()
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps({"kind": "mood", "time": at(TODAY, 9), "mood": "calm"}) + "\n")
+    log.append(play(TODAY))
+    records, warnings = log.read()
+    assert [r.session for r in records] == ["daily"] and warnings == []

@@ -256,9 +256,41 @@ def test_split_never_replaces_a_folder_holding_your_files(tmp_path):
     own = tmp_path / "short-left" / "my-notes.txt"
     own.parent.mkdir()
     own.write_text("mine")
-    proc = run_cli("--scripts", LIB, "export", *ARGS, "-o", f"{tmp_path}/", "--split", check=2)
-    assert "already exists and holds other files" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("--scripts", LIB, "export", *ARGS, "-o", f"{tmp_path}/", "--split", check=1)
+    assert "already exists and holds 'my-notes.txt'" in proc.stderr and "Traceback" not in proc.stderr
     assert sorted(p.name for p in own.parent.iterdir()) == ["my-notes.txt"]
+
+
+def snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): (p.read_bytes() if p.is_file() else None)
+            for p in sorted(folder.rglob("*"))}
+
+
+def test_split_never_replaces_files_that_are_only_named_like_tracks(tmp_path):
+    """Issue 10, item 1: a ripped album is named 03-title.mp3 too; names prove nothing."""
+    album = tmp_path / "short-left"
+    album.mkdir()
+    (album / "03-evening-raga.mp3").write_bytes(b"ID3 a ripped track")
+    (album / "07-notes.lrc").write_text("[00:01.00]la")
+    (album / "12-live.mp3").mkdir()
+    (album / "12-live.mp3" / "inside.txt").write_text("kept")
+    before = snapshot(tmp_path)
+    proc = run_cli("--scripts", LIB, "export", *ARGS, "-o", f"{tmp_path}/", "--split", check=1)
+    assert "sisessions did not write" in proc.stderr and "nothing was changed" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert snapshot(tmp_path) == before
+
+
+def test_split_replaces_its_own_earlier_set_but_not_one_you_added_to(tmp_path):
+    run_cli("--scripts", LIB, "export", *ARGS, "-o", f"{tmp_path}/", "--split", check=0)
+    folder = tmp_path / "short-left"
+    assert (folder / ".sisessions-set.json").is_file()
+    run_cli("--scripts", LIB, "export", *ARGS, "-o", f"{tmp_path}/", "--split", check=0)  # its own: replaced
+    first = sorted(folder.glob("*.mp3"))[0]
+    first.write_bytes(first.read_bytes() + b"edited by you")  # same name, not what it wrote
+    before = snapshot(tmp_path)
+    run_cli("--scripts", LIB, "export", *ARGS, "-o", f"{tmp_path}/", "--split", check=1)
+    assert snapshot(tmp_path) == before
 
 
 # ---------------------------------------------------------------- --to and --keep
@@ -328,6 +360,22 @@ def test_keep_counts_each_session_on_its_own(tmp_path):
     finally:
         speech.close()
     assert sorted(p.name for p in tmp_path.glob("*.mp3")) == ["2030-01-02-short.mp3", "2030-01-03-other.mp3"]
+
+
+def test_keep_never_removes_what_the_same_run_wrote(tmp_path):
+    """Issue 10, item 3: two exports that tie on date and time (or a clock set back) must not make
+    --keep remove the newer one; the order of writing cannot tie."""
+    sync = tmp_path / "Phone"
+    run_cli("--scripts", LIB, "export", *ARGS, "--to", sync, "--keep", "1", check=0)
+    manifest = sync / ".sisessions-exports.json"
+    data = json.loads(manifest.read_text())
+    data["exports"][0]["written"] = "2999-01-01T00:00:00"  # the clock was ahead, or the same second
+    manifest.write_text(json.dumps(data))
+    proc = run_cli("--scripts", LIB, "export", *ARGS, "--split", "--to", sync, "--keep", "1", check=0)
+    stem = f"{datetime.date.today().isoformat()}-short"
+    assert f"Wrote {sync / stem / (stem + '.m3u8')}" in proc.stdout
+    assert (sync / stem / f"{stem}.m3u8").is_file() and len(list((sync / stem).glob("*.mp3"))) == len(TITLES)
+    assert not (sync / f"{stem}.mp3").exists() and f"Removed the older export {sync / stem}.mp3" in proc.stdout
 
 
 def test_export_to_from_the_command_line_same_day_replaces(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sisessions import app, paths
-from sisessions.practice import today
+from sisessions.practice import log, today
 from sisessions.script.load import load_program
 from tests.conftest import FIXTURES, run_cli
 
@@ -22,6 +22,17 @@ def play(day: int, session: str, completed: bool = True, hour: int = 7) -> dict:
     t = datetime(2025, 3, 3, hour, 30).astimezone() + timedelta(days=day)
     return {"kind": "play", "time": t.isoformat(timespec="seconds"), "session": session, "side": "left",
             "pace": 1.0, "engine": "piper", "completed": completed, "stopped_in": None, "minutes": 9.5}
+
+
+def typed(records: list[dict]) -> list:
+    """The records as the practice log reads them (it skips a bad one)."""
+    out = []
+    for r in records:
+        try:
+            out.append(log.from_json(r))
+        except log.BadRecord:
+            continue
+    return out
 
 
 def on(day: int) -> date:
@@ -39,7 +50,7 @@ def test_a_schedule_is_carried_through_the_stages_day_by_day():
     """Each morning ask `today`, practise it: first x2, second x3, then `after` for good."""
     records, seen = [], []
     for day in range(8):
-        t = today.walk(STEPS, records, on(day))
+        t = today.walk(STEPS, typed(records), on(day))
         seen.append((t.session, t.stage, t.day))
         records.append(play(day, t.session))
     assert seen == [("first", 0, 1), ("first", 0, 2),
@@ -66,22 +77,22 @@ def test_a_schedule_is_carried_through_the_stages_day_by_day():
     ([play(10, "first"), play(11, "first")], ("second", 1, 1, True)),
 ])
 def test_which_days_count(records, expected):
-    t = today.walk(STEPS, records, on(11))
+    t = today.walk(STEPS, typed(records), on(11))
     assert (t.session, t.stage, t.day, t.practised_today) == expected
 
 
 def test_why_is_one_plain_sentence():
-    t = today.walk(STEPS, [], on(0))
+    t = today.walk(STEPS, typed([]), on(0))
     assert t.why() == ("No session of the programme completed yet, so the programme 'Two small steps' "
                        "starts at stage 1 of 2 (first), day 1 of 2.")
-    t = today.walk(STEPS, [play(0, "first")], on(1))
+    t = today.walk(STEPS, typed([play(0, "first")]), on(1))
     assert t.why() == ("The programme 'Two small steps' is at stage 1 of 2 (first), day 2 of 2: "
                        "1 day of first done, the last on 2025-03-03.")
-    t = today.walk(STEPS, [play(0, "first"), play(1, "first")], on(2))
+    t = today.walk(STEPS, typed([play(0, "first"), play(1, "first")]), on(2))
     assert t.why() == ("The programme 'Two small steps' is at stage 2 of 2 (second), day 1 of 3: "
                        "stage 1 (first) was done on 2 days, the last on 2025-03-04.")
     done = [play(d, s) for d, s in enumerate(["first", "first", "second", "second", "second"])]
-    t = today.walk(STEPS, done, on(4))
+    t = today.walk(STEPS, typed(done), on(4))
     assert t.why() == ("All 2 stages of 'Two small steps' are done (the last on 2025-03-07); after them "
                        "the programme says after; you already practised today, so this is the next one.")
 
@@ -131,6 +142,6 @@ def test_a_session_outside_the_programme_does_not_count_as_practised_today():
 
     prog = Program("p", "p.yaml", "P", (Stage("unlock", 2, Loc("p.yaml", 3)),), then="daily")
     rec = {"kind": "play", "time": "2026-11-21T07:30:00+01:00", "session": "towel", "completed": True}
-    t = walk(prog, [rec], date(2026, 11, 21))
+    t = walk(prog, typed([rec]), date(2026, 11, 21))
     assert t.session == "unlock" and not t.practised_today
     assert "already practised" not in t.why() and "No session of the programme completed yet" in t.why()

@@ -36,8 +36,10 @@ def today_cmd(ctx, program):
 @click.option("--done", metavar="SESSION",
               help="Record a session you did away from this computer (e.g. an MP3 on your phone); `today` counts it.")
 @click.option("--days", type=click.IntRange(1, 3650), default=14, show_default=True, help="How many days to show.")
+@click.option("--streak", "streak", type=click.Choice(["on", "off"]), default=None,
+              help="Show or hide the streak from now on (saved); practice is recorded either way.")
 @click.pass_context
-def log_cmd(ctx, pain, note, done, days):
+def log_cmd(ctx, pain, note, done, days, streak):
     """Your practice: the recent days, the streak of days in a row, and pain entries.
 
     Example: sisessions log --pain 3 --note "stiff after sitting"
@@ -53,10 +55,15 @@ def log_cmd(ctx, pain, note, done, days):
     if done is not None:
         from sisessions import app
 
-        rec = log.done_elsewhere(app.open_library(ctx.obj["scripts"]), done)
-        log.append(rec)
-        click.echo(f"Recorded today's '{rec['session']}' ({rec['minutes']:.0f} min), done away from this computer.")
-    if pain is not None or done is not None:
+        rec = app.done_elsewhere(app.open_library(ctx.obj["scripts"]), done)
+        click.echo(f"Recorded today's '{rec.session}' ({rec.minutes:.0f} min), done away from this computer.")
+    if streak is not None:
+        from sisessions.practice import settings
+
+        settings.save_value("show_streak", streak == "on")
+        click.echo("The streak is shown in `sisessions log` again." if streak == "on" else
+                   "The streak is hidden from now on (`--streak on` shows it); every practice is still recorded.")
+    if pain is not None or done is not None or streak is not None:
         return
     records, warnings = log.read()
     for w in warnings:
@@ -66,5 +73,7 @@ def log_cmd(ctx, pain, note, done, days):
                    "`sisessions log --pain N` records how your back feels.")
         return
     click.echo(f"Last {days} days (* practised):")
-    for line in log.summary(records, days):
+    from sisessions.practice import settings
+
+    for line in log.summary(records, days, show_streak=settings.show_streak()):
         click.echo(line)

@@ -4,13 +4,12 @@ from __future__ import annotations
 from typing import Iterator
 
 from sisessions.errors import SisessionsError
-from sisessions.plan.timeline import PlanOptions, Timeline, estimated
+from sisessions.plan.timeline import PlanOptions, Timeline, duration_text, estimated
 from sisessions.script.library import Library
 from sisessions.script.load import session_for_pattern
 
 
 def _length(library: Library, session) -> str:
-    from sisessions.app import duration_text
     from sisessions.practice import settings
 
     try:
@@ -53,7 +52,6 @@ def _clock(frames: int, rate: int) -> str:
 
 
 def table(tl: Timeline) -> Iterator[str]:
-    from sisessions.app import duration_text
 
     side = f" · {tl.side} side" if tl.side else ""
     yield f"{tl.title} ({tl.session}){side} · pace {tl.pace:g} · {duration_text(tl.seconds)}"

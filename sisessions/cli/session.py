@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from sisessions.cli.base import left_out_line, main, plan_with_bar, prepare_session, session_options
+from sisessions.cli.base import finite, left_out_line, main, plan_with_bar, prepare_session, session_options
 from sisessions.errors import ScriptError
 
 
@@ -101,17 +101,13 @@ def export(ctx, session, output, bitrate, split, to, keep, no_sidecars, choices)
     Example: sisessions export towel -o ~/Music/towel.mp3
     """
     from sisessions import app
-    from sisessions.output import export as phone
 
     prepared = prepare_session(ctx, session, choices)
-    req = phone.Request(output, bitrate, phone.album_for(prepared.session), split, to, keep, not no_sidecars)
-    phone.check(req)
+    req = app.export_request(prepared, output=output, bitrate=bitrate, split=split, to=to, keep=keep,
+                             sidecars=not no_sidecars)
     with app.speech_session(choices, ctx.obj["cache_dir"]) as speech:
         tl = plan_with_bar(ctx, prepared, speech)
-        if split or to:
-            done = phone.export(tl, speech, req)
-        else:
-            done = phone.Written(app.export(tl, speech, output, bitrate, req.album, req.sidecars), ())
+        done = app.export(tl, speech, req)
     click.echo(f"Wrote {done.path} ({app.duration_text(tl.seconds)}).")
     for p in done.removed:
         click.echo(f"Removed the older export {p}.")
@@ -121,7 +117,7 @@ def export(ctx, session, output, bitrate, split, to, keep, no_sidecars, choices)
 @click.argument("session")
 @click.option("--player", type=click.Choice(["auto", "miniaudio", "simpleaudio"]), default="auto",
               show_default=True, help="The audio backend; auto takes the first that works.")
-@click.option("--delay", type=click.FloatRange(0, 3600), default=0, metavar="SECONDS",
+@click.option("--delay", type=click.FloatRange(0, 3600), default=0, metavar="SECONDS", callback=finite,
               help="Silence before the start, to get down onto the floor.")
 @click.option("--announce", is_flag=True, help="With --delay: say \"Starting in N seconds.\" at once.")
 @click.option("--from", "start_at", metavar="PATTERN", help="Start at this pattern (e.g. after a stop).")

@@ -1,5 +1,7 @@
-"""Exports for the phone: the MP3 with its transcript files, one MP3 per item with a playlist,
-and dated files in a synced folder that keeps only the newest N of the files it wrote."""
+"""Every export by one path: a WAV, an MP3 with its transcript files, one MP3 per item with a
+playlist (`--split`), and dated files in a synced folder that keeps only the newest N of the
+files it wrote (`--to`/`--keep`). A new kind of output file is a sink module beside this one
+and one branch in `export`."""
 from __future__ import annotations
 
 import contextlib
@@ -11,26 +13,34 @@ import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from sisessions import app, paths
-from sisessions.errors import AudioError, UsageError
+from sisessions import paths
+from sisessions.errors import AudioError, SisessionsError, UsageError
 from sisessions.fileio import atomic_write_text
 from sisessions.output import transcript
 from sisessions.output.chapters import Chapter, chapters
 from sisessions.output.mp3 import encode_mp3, write_mp3
-from sisessions.output.render import cue_chunks, render
+from sisessions.output.render import cues_chunks, render
 from sisessions.output.tags import ARTIST, TagInfo, session_title, write_tags
+from sisessions.output.wav import write_wav
 from sisessions.plan.timeline import Timeline
 from sisessions.voice.speech import Speech
 
+if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for
+    from sisessions.output.bed import Bed
+
 MANIFEST = ".sisessions-exports.json"  # what --to wrote, so --keep only ever removes those
-_OURS_IN_SPLIT = re.compile(r"^\d{2,3}-[a-z0-9-]*\.(mp3|lrc|vtt)$")
+SET_MANIFEST = ".sisessions-set.json"  # in a --split folder: the files of the set it wrote
+
+
+class NotOurs(SisessionsError):
+    """The place an export would replace holds files this program did not write (exit 1)."""
 
 
 @dataclass(frozen=True)
 class Request:
-    """`export` with --split, --to or --keep."""
+    """What `export` was asked for: where (-o, --to), how (--split, bitrate) and what to keep."""
 
     output: str | None = None         # -o FILE.mp3 or DIR/
     bitrate: int = 64
@@ -40,6 +50,7 @@ class Request:
     keep: int | None = None           # with `to`: keep the newest N exports of this session
     sidecars: bool = True
     today: datetime.date | None = None
+    bed: Bed | None = None            # a quiet sound under the session (output/bed.py)
 
 
 @dataclass(frozen=True)
@@ -68,10 +79,11 @@ def tag_info(speech: Speech, album: str, date: datetime.date | None = None) -> T
 
 
 def write_session_mp3(tl: Timeline, speech: Speech, target: Path, bitrate: int, album: str,
-                      sidecars: bool = True, date: datetime.date | None = None) -> list[Path]:
+                      sidecars: bool = True, date: datetime.date | None = None,
+                      bed: Bed | None = None) -> list[Path]:
     """The whole session as one tagged MP3 with chapters, plus `.lrc` and `.vtt` beside it."""
     info = tag_info(speech, album, date)
-    write_mp3(render(tl, speech), target, bitrate, tag=lambda f: write_tags(f, tl, info))
+    write_mp3(render(tl, speech, bed=bed), target, bitrate, tag=lambda f: write_tags(f, tl, info))
     files = [Path(target)]
     if sidecars:
         files += transcript.write_sidecars(target, transcript.lines(tl), session_title(tl), tl.seconds)
@@ -93,15 +105,41 @@ def check(req: Request) -> None:
         raise UsageError("--split writes MP3 files: give -o a folder ending in / or a name ending in .mp3")
 
 
+def output_name(tl: Timeline) -> str:
+    side = f"-{tl.side}" if tl.side and any(c.side for c in tl.cues) else ""
+    return f"{tl.session}{side}"
+
+
+def resolve_output(out: str | None, tl: Timeline) -> tuple[Path, str]:
+    """(path, format) for `-o FILE.mp3|FILE.wav|DIR/`; no -o writes <session>.mp3 here."""
+    if out is None:
+        return Path(f"{output_name(tl)}.mp3"), "mp3"
+    p = Path(out).expanduser()
+    if out.endswith(("/", "\\")) or p.is_dir():
+        return p / f"{output_name(tl)}.mp3", "mp3"
+    suffix = p.suffix.lower()
+    if suffix not in (".mp3", ".wav"):
+        raise UsageError(f"-o {out}: the file name must end in .mp3 or .wav (or give a folder ending in /)")
+    return p, suffix[1:]
+
+
 def export(tl: Timeline, speech: Speech, req: Request) -> Written:
+    """The one way out: every option combination of `export` (and the companion's renders)."""
     check(req)
     try:
         if req.to:
             return _export_to(tl, speech, req)
-        target, fmt = app.resolve_output(req.output, tl)
-        if fmt != "mp3":
-            raise UsageError("--split writes MP3 files: give -o a folder ending in / or a name ending in .mp3")
-        return write_split(tl, speech, target.with_suffix(""), req.bitrate, req.album, req.sidecars, req.today)
+        target, fmt = resolve_output(req.output, tl)
+        if req.split:
+            if fmt != "mp3":
+                raise UsageError("--split writes MP3 files: give -o a folder ending in / or a name ending in .mp3")
+            return write_split(tl, speech, target.with_suffix(""), req.bitrate, req.album, req.sidecars, req.today,
+                               bed=req.bed)
+        if fmt == "wav":
+            write_wav(render(tl, speech, bed=req.bed), target)
+            return Written(target, (target,))
+        files = write_session_mp3(tl, speech, target, req.bitrate, req.album, req.sidecars, req.today, req.bed)
+        return Written(target, tuple(files))
     except OSError as e:
         raise AudioError(f"could not write the export: {e.strerror or e}"
                          + (f" ({e.filename})" if e.filename else "")) from e
@@ -112,10 +150,10 @@ def _export_to(tl: Timeline, speech: Speech, req: Request) -> Written:
     today = req.today or datetime.date.today()
     stem = f"{today.isoformat()}-{tl.session}"
     if req.split:
-        done = write_split(tl, speech, folder / stem, req.bitrate, req.album, req.sidecars, today)
+        done = write_split(tl, speech, folder / stem, req.bitrate, req.album, req.sidecars, today, bed=req.bed)
     else:
         target = folder / f"{stem}.mp3"
-        files = write_session_mp3(tl, speech, target, req.bitrate, req.album, req.sidecars, today)
+        files = write_session_mp3(tl, speech, target, req.bitrate, req.album, req.sidecars, today, req.bed)
         done = Written(target, tuple(files))
     removed = record(folder, tl.session, today, done.files, req.keep)
     return replace(done, removed=tuple(removed))
@@ -129,7 +167,7 @@ def slug(title: str) -> str:
 
 
 def write_split(tl: Timeline, speech: Speech, folder: Path, bitrate: int, album: str,
-                sidecars: bool = True, date: datetime.date | None = None) -> Written:
+                sidecars: bool = True, date: datetime.date | None = None, bed: Bed | None = None) -> Written:
     """FOLDER/NN-title.mp3 for every chapter and FOLDER/FOLDER.m3u8; all of it or nothing."""
     parts = chapters(tl)
     info = tag_info(speech, album, date)
@@ -137,7 +175,7 @@ def write_split(tl: Timeline, speech: Speech, folder: Path, bitrate: int, album:
     with atomic_dir(folder) as tmp:
         for n, ch in enumerate(parts, 1):
             mp3 = tmp / f"{n:02d}-{slug(ch.title)}.mp3"
-            encode_mp3(_part_chunks(tl, ch, speech), mp3, bitrate)
+            encode_mp3(_part_chunks(tl, ch, speech, bed), mp3, bitrate)
             write_tags(mp3, tl, replace(info, track=(n, len(parts))), part=ch)
             names.append(mp3.name)
             if sidecars:
@@ -146,6 +184,9 @@ def write_split(tl: Timeline, speech: Speech, folder: Path, bitrate: int, album:
         playlist = tmp / f"{folder.name}.m3u8"
         atomic_write_text(playlist, m3u8(tl, parts))
         names.append(playlist.name)
+        sizes = {n: (tmp / n).stat().st_size for n in names}
+        atomic_write_text(tmp / SET_MANIFEST, json.dumps({"version": 1, "files": sizes}, indent=1) + "\n")
+        names.append(SET_MANIFEST)  # so that --keep removes it with the set
     return Written(folder / playlist.name, tuple(folder / n for n in names))
 
 
@@ -153,9 +194,9 @@ def _secs(tl: Timeline, ch: Chapter) -> float:
     return (ch.end - ch.start) / tl.rate
 
 
-def _part_chunks(tl: Timeline, ch: Chapter, speech: Speech) -> Iterator[bytes]:
-    for cue in tl.cues[ch.first:ch.stop]:
-        yield from cue_chunks(cue, speech)
+def _part_chunks(tl: Timeline, ch: Chapter, speech: Speech, bed: Bed | None = None) -> Iterator[bytes]:
+    # the bed keeps the session's clock: it fades in once, at the session's start
+    return cues_chunks(tl, tl.cues[ch.first:ch.stop], speech, bed, origin=0)
 
 
 def m3u8(tl: Timeline, parts: tuple[Chapter, ...]) -> str:
@@ -169,15 +210,16 @@ def m3u8(tl: Timeline, parts: tuple[Chapter, ...]) -> str:
 def atomic_dir(target: Path) -> Iterator[Path]:
     """A hidden temp folder beside `target`, moved onto it only when the block succeeds.
 
-    A folder already at `target` is replaced only when it holds nothing but an earlier split
-    set (numbered tracks, their sidecars, the playlist), so no file of yours is ever lost.
+    A folder already at `target` is replaced only when everything in it is a file of a split
+    set this program wrote there, as its manifest records them (name and size): names alone
+    prove nothing (a ripped album is named 01-title.mp3 too), so no file of yours is ever lost.
     """
     target = Path(target)
-    if target.exists():
-        foreign = [p.name for p in target.iterdir()
-                   if not (_OURS_IN_SPLIT.match(p.name) or p.name == f"{target.name}.m3u8")]
-        if not target.is_dir() or foreign:
-            raise UsageError(f"{target} already exists and holds other files; choose another -o")
+    if target.exists() or target.is_symlink():
+        foreign = _not_ours(target)
+        if foreign:
+            raise NotOurs(f"{target} already exists and holds {foreign}, which sisessions did not write; "
+                          "nothing was changed: choose another -o, or move that folder away")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
     try:
@@ -198,6 +240,25 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _not_ours(target: Path) -> str | None:
+    """What at `target` is not part of a split set this program wrote, or None when it all is."""
+    if target.is_symlink() or not target.is_dir():
+        return "a file of that name"
+    try:
+        listed = json.loads((target / SET_MANIFEST).read_text(encoding="utf-8"))["files"]
+        if not isinstance(listed, dict):
+            listed = {}
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = {}
+    for p in sorted(target.iterdir()):
+        if p.name == SET_MANIFEST and listed:
+            continue
+        size = listed.get(p.name)
+        if p.is_symlink() or not p.is_file() or size is None or p.stat().st_size != size:
+            return f"'{p.name}'"
+    return None
 
 
 def _umask() -> int:
@@ -228,14 +289,23 @@ def record(folder: Path, session: str, date: datetime.date, files, keep: int | N
     """
     folder = Path(folder)
     rels = {p.relative_to(folder).as_posix(): p.stat().st_size for p in files}
-    entries = [e for e in _load_manifest(folder) if not set(e["files"]) & set(rels)]
-    entries.append({"session": session, "date": date.isoformat(),
-                    "written": datetime.datetime.now().isoformat(timespec="seconds"), "files": rels})
+    old = _load_manifest(folder)
+    # the order of writing: a counter, since two exports can share a date and even a second
+    seq = 1 + max((e["seq"] for e in old if isinstance(e.get("seq"), int)), default=0)
+    entries = [e for e in old if not set(e["files"]) & set(rels)]
+    this = {"session": session, "date": date.isoformat(), "seq": seq,
+            "written": datetime.datetime.now().isoformat(timespec="seconds"), "files": rels}
+    entries.append(this)
     removed: list[Path] = []
     if keep is not None:
-        mine = sorted((e for e in entries if e.get("session") == session),
-                      key=lambda e: (str(e.get("date")), str(e.get("written"))), reverse=True)
+        def newest_first(e: dict) -> tuple:
+            n = e.get("seq") if isinstance(e.get("seq"), int) else 0  # before numbering: oldest
+            return (str(e.get("date")), n)
+
+        mine = sorted((e for e in entries if e.get("session") == session), key=newest_first, reverse=True)
         for e in mine[keep:]:
+            if e is this:  # what this run just wrote is never removed by it
+                continue
             removed += _remove(folder, e)
             entries.remove(e)
     atomic_write_text(folder / MANIFEST, json.dumps({"version": 1, "exports": entries}, indent=1) + "\n")

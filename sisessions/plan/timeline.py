@@ -120,6 +120,14 @@ class Timeline:
         return json.dumps(self.to_json_dict(), indent=1, ensure_ascii=False)
 
 
+def duration_text(seconds: float) -> str:
+    """H:MM:SS or M:SS: how lengths are written to the person everywhere."""
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
 def seconds_to_frames(seconds: float) -> int:
     return int(round(seconds * RATE))
 
@@ -155,9 +163,38 @@ class _Expander:
         else:
             self.estimate += CHIME_SECONDS
         if self.estimate > MAX_SECONDS or len(self.events) > MAX_EVENTS:
-            loc = self.blame or self.session.loc
-            raise ScriptError([loc.problem(
-                "the session would last more than 3 hours; check the repeat counts and pauses")])
+            raise self._too_long()
+
+    def _too_long(self) -> UsageError:
+        """The 3-hour limit's message: blame the options when the session as written fits
+        (`--pace 3` is not a runaway repeat), else the script's line."""
+        from dataclasses import replace
+
+        o = self.opts
+        written = replace(o, pace=1.0, reps_scale=1.0, silence_scale=1.0, wpm=max(o.wpm, PlanOptions.wpm))
+        if written != o:
+            plain = _Expander(self.session, self.library, written, self.lenient)
+            try:
+                plain.run()
+            except ScriptError:
+                pass  # too long as written too: the script is to blame
+            else:
+                names, advice = [], []
+                if o.pace != 1.0:
+                    names.append(f"--pace {o.pace:g}")
+                    advice.append("a smaller --pace")
+                if o.wpm < written.wpm:
+                    names.append(f"--rate {o.wpm}")
+                    advice.append("a faster --rate")
+                if (o.reps_scale, o.silence_scale) != (1.0, 1.0):
+                    names.append("--minutes")
+                    advice.append("fewer --minutes")
+                return UsageError(f"with {' and '.join(names)} the session would last more than 3 hours "
+                                  f"(about {plain.estimate / 60:.0f} minutes as written); "
+                                  f"choose {' or '.join(advice)}")
+        loc = self.blame or self.session.loc
+        return ScriptError([loc.problem(
+            "the session would last more than 3 hours; check the repeat counts and pauses")])
 
     def silence(self, seconds: float, minimum: float = 0.0, **ctx) -> None:
         o = self.opts

@@ -8,16 +8,14 @@ import time
 from typing import TextIO
 
 from sisessions.audio import RATE
+from sisessions.plan.timeline import duration_text
 from sisessions.play.feeder import Feeder
 from sisessions.play.program import Block, Program
 
 
 def clock(frames: int) -> str:
-    """H:MM:SS or M:SS, as app.duration_text writes lengths (play/ may not import app)."""
-    seconds = round(frames / RATE)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    """H:MM:SS or M:SS, as every length is written to the person."""
+    return duration_text(frames / RATE)
 
 
 class View:

@@ -15,18 +15,30 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
+from typing import Union
 
 from sisessions import paths
 from sisessions.errors import UsageError
 
 FILE_NAME = "practice.jsonl"
-KINDS = ("play", "pain")
 # A day counts as practised when a session was played to its end, or for at least this long
 # (a session stopped early because it hurt still counts when it was a real practice).
 PRACTICE_MINUTES = 5.0
+NOTE_MAX = 500
+
+
+class Kind(StrEnum):
+    PLAY = "play"
+    PAIN = "pain"
+
+
+class BadRecord(ValueError):
+    """A line of the log that parses as JSON but is not a record this version can use."""
 
 
 def log_file() -> Path:
@@ -38,39 +50,128 @@ def now() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+def _day_of(time: str) -> dt.date:
+    return dt.datetime.fromisoformat(time).date()
+
+
+@dataclass(frozen=True)
+class Play:
+    """A session played (here, or elsewhere and recorded with `log --done` or the companion)."""
+
+    time: str
+    session: str
+    side: str | None
+    pace: float
+    engine: str
+    completed: bool
+    stopped_in: str | None
+    minutes: float
+    kind: Kind = Kind.PLAY
+
+    @property
+    def day(self) -> dt.date:
+        return _day_of(self.time)
+
+
+@dataclass(frozen=True)
+class Pain:
+    """How the back felt, 0 (none) to 10 (the worst), with an optional note."""
+
+    time: str
+    pain: int
+    note: str | None = None
+    kind: Kind = Kind.PAIN
+
+    @property
+    def day(self) -> dt.date:
+        return _day_of(self.time)
+
+
+Record = Union[Play, Pain]
+
+
 def play_record(session: str, side: str | None, pace: float, engine: str, completed: bool,
-                stopped_in: str | None, minutes: float, time: str | None = None) -> dict:
-    return {"kind": "play", "time": time or now(), "session": session, "side": side,
-            "pace": float(pace), "engine": engine, "completed": bool(completed),
-            "stopped_in": None if completed else stopped_in, "minutes": round(float(minutes), 2)}
+                stopped_in: str | None, minutes: float, time: str | None = None) -> Play:
+    return Play(time=time or now(), session=session, side=side, pace=float(pace), engine=engine,
+                completed=bool(completed), stopped_in=None if completed else stopped_in,
+                minutes=round(float(minutes), 2))
 
 
-def done_elsewhere(library, name: str) -> dict:
-    """A completed play of a session done away from this computer (on the phone, from an
-    export): recorded so that the streak and `today`'s programme move on as for a play here."""
-    from sisessions.plan.timeline import PlanOptions, estimated
-    from sisessions.practice import settings
-
-    if name == "today":
-        from sisessions.practice.today import resolve_name
-
-        name = resolve_name(library)
-    session = library.session(name)
-    side = settings.saved_side()
-    minutes = estimated(session, library, PlanOptions(side=side or "left")).seconds / 60
-    return play_record(session.id, side, 1.0, "elsewhere", True, None, minutes)
-
-
-def pain_record(pain: int, note: str | None = None, time: str | None = None) -> dict:
-    if not isinstance(pain, int) or not 0 <= pain <= 10:
+def pain_record(pain: int, note: str | None = None, time: str | None = None) -> Pain:
+    if isinstance(pain, bool) or not isinstance(pain, int) or not 0 <= pain <= 10:
         raise UsageError(f"pain must be a whole number from 0 to 10; got {pain!r}")
     note = note.strip() if note else None
-    return {"kind": "pain", "time": time or now(), "pain": pain, "note": note or None}
+    if note and len(note) > NOTE_MAX:
+        raise UsageError(f"a note is at most {NOTE_MAX} characters; this one has {len(note)}")
+    return Pain(time=time or now(), pain=pain, note=note or None)
 
 
-def append(record: dict) -> None:
+def to_json(record: Record) -> dict:
+    """The record as its JSON object, in the order of the fields documented above."""
+    d = asdict(record)
+    kind = d.pop("kind")
+    return {"kind": str(kind), **d}
+
+
+# ---------------------------------------------------------------- reading, checking every field
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _optional_text(v) -> bool:
+    return v is None or isinstance(v, str)
+
+
+_PLAY_FIELDS = {  # field: (check, what it must be)
+    "session": (lambda v: isinstance(v, str) and bool(v), "a session id"),
+    "side": (lambda v: v in (None, "left", "right"), "left, right or null"),
+    "pace": (lambda v: _number(v) and v > 0, "a positive number"),
+    "engine": (lambda v: isinstance(v, str), "text"),
+    "completed": (lambda v: isinstance(v, bool), "true or false"),
+    "stopped_in": (_optional_text, "a pattern id or null"),
+    "minutes": (lambda v: _number(v) and v >= 0, "a number of minutes"),
+}
+_PLAY_DEFAULTS = {"side": None, "pace": 1.0, "engine": "", "completed": False, "stopped_in": None,
+                  "minutes": 0.0}
+_PAIN_FIELDS = {
+    "pain": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10,
+             "a whole number from 0 to 10"),
+    "note": (_optional_text, "text or null"),
+}
+
+
+def from_json(obj) -> Record | None:
+    """A record from one parsed line; None for a kind this version does not know (a newer
+    version's record is left alone, not reported). Raises BadRecord saying what is wrong."""
+    if not isinstance(obj, dict):
+        raise BadRecord("not a JSON object")
+    kind = obj.get("kind")
+    if not isinstance(kind, str):
+        raise BadRecord("no 'kind'")
+    if kind not in (Kind.PLAY, Kind.PAIN):
+        return None
+    time = obj.get("time")
+    try:
+        _day_of(time)
+    except (TypeError, ValueError):
+        raise BadRecord("no valid 'time'") from None
+    fields, values = (_PLAY_FIELDS, dict(_PLAY_DEFAULTS)) if kind == Kind.PLAY else (_PAIN_FIELDS, {"note": None})
+    for name, (ok, what) in fields.items():
+        if name not in obj:
+            if name in values:  # a field an earlier version did not write
+                continue
+            raise BadRecord(f"no '{name}'")
+        if not ok(obj[name]):
+            raise BadRecord(f"'{name}' is {json.dumps(obj[name])[:40]}, not {what}")
+        values[name] = obj[name]
+    return (Play if kind == Kind.PLAY else Pain)(time=time, **values)
+
+
+def append(record: Record) -> None:
     """Add one record as one line, atomically (one O_APPEND write), and fsync it."""
-    line = json.dumps(record, ensure_ascii=False, separators=(", ", ": ")) + "\n"
+    line = json.dumps(to_json(record), ensure_ascii=False, separators=(", ", ": ")) + "\n"
     f = log_file()
     f.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(f, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
@@ -88,30 +189,14 @@ def append(record: dict) -> None:
         os.close(fd)
 
 
-def record_day(record: dict) -> dt.date:
+def record_day(record: Record) -> dt.date:
     """The person's local day of a record (the date as written, in its own offset)."""
-    return dt.datetime.fromisoformat(record["time"]).date()
+    return record.day
 
 
-def _problem(record) -> str | None:
-    if not isinstance(record, dict):
-        return "not a JSON object"
-    if not isinstance(record.get("kind"), str):
-        return "no 'kind'"
-    try:
-        record_day(record)
-    except (KeyError, TypeError, ValueError):
-        return "no valid 'time'"
-    if record["kind"] == "pain" and not (isinstance(record.get("pain"), int) and 0 <= record["pain"] <= 10):
-        return "'pain' is not a whole number from 0 to 10"
-    if record["kind"] == "play" and not isinstance(record.get("session"), str):
-        return "no 'session'"
-    return None
-
-
-def read() -> tuple[list[dict], list[str]]:
-    """(records in file order, warnings). A line that cannot be read is skipped with a
-    warning naming its line; every other line is kept. No file yet: no records."""
+def read() -> tuple[list[Record], list[str]]:
+    """(records in file order, warnings). A line that cannot be used is skipped with a
+    warning naming its line and what is wrong; every other line is kept. No file: nothing."""
     f = log_file()
     try:
         raw = f.read_bytes()
@@ -122,15 +207,17 @@ def read() -> tuple[list[dict], list[str]]:
         if not line.strip():
             continue
         try:
-            rec = json.loads(line.decode("utf-8"))
+            obj = json.loads(line.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             warnings.append(f"{f}:{n}: this line is not a readable record and was skipped")
             continue
-        why = _problem(rec)
-        if why:
-            warnings.append(f"{f}:{n}: {why}; the line was skipped")
+        try:
+            rec = from_json(obj)
+        except BadRecord as e:
+            warnings.append(f"{f}:{n}: {e}; the line was skipped")
             continue
-        records.append(rec)
+        if rec is not None:
+            records.append(rec)
     return records, warnings
 
 
@@ -140,36 +227,35 @@ def read() -> tuple[list[dict], list[str]]:
 @dataclass
 class Day:
     date: dt.date
-    plays: list[dict] = field(default_factory=list)
-    pains: list[dict] = field(default_factory=list)
+    plays: list[Play] = field(default_factory=list)
+    pains: list[Pain] = field(default_factory=list)
 
     @property
     def minutes(self) -> float:
-        return sum(float(p.get("minutes") or 0) for p in self.plays)
+        return sum(p.minutes for p in self.plays)
 
     @property
     def practised(self) -> bool:
-        return any(p.get("completed") for p in self.plays) or self.minutes >= PRACTICE_MINUTES
+        return any(p.completed for p in self.plays) or self.minutes >= PRACTICE_MINUTES
 
     @property
     def pain(self) -> int | None:
         """The day's last pain entry."""
-        return self.pains[-1]["pain"] if self.pains else None
+        return self.pains[-1].pain if self.pains else None
 
 
-def by_day(records: list[dict]) -> dict[dt.date, Day]:
+def by_day(records: list[Record]) -> dict[dt.date, Day]:
     days: dict[dt.date, Day] = {}
     for r in records:
-        d = record_day(r)
-        day = days.setdefault(d, Day(d))
-        if r["kind"] == "play":
+        day = days.setdefault(r.day, Day(r.day))
+        if isinstance(r, Play):
             day.plays.append(r)
-        elif r["kind"] == "pain":
+        else:
             day.pains.append(r)
     return days
 
 
-def streak(records: list[dict], today: dt.date | None = None) -> int:
+def streak(records: list[Record], today: dt.date | None = None) -> int:
     """Days practised in a row, ending today, or yesterday when today's practice is still to do."""
     today = today or dt.date.today()
     done = {d for d, day in by_day(records).items() if day.practised}
@@ -186,30 +272,33 @@ def _day_line(day: Day) -> str:
     if day.plays:
         parts = []
         for p in day.plays:
-            state = "done" if p.get("completed") else f"stopped in {p.get('stopped_in') or 'the start'}"
-            side = f", {p['side']} side" if p.get("side") else ""
-            parts.append(f"{p['session']}{side} {float(p.get('minutes') or 0):.0f} min ({state})")
+            state = "done" if p.completed else f"stopped in {p.stopped_in or 'the start'}"
+            side = f", {p.side} side" if p.side else ""
+            parts.append(f"{p.session}{side} {p.minutes:.0f} min ({state})")
         what = "; ".join(parts)
     else:
         what = "no practice"
     pain = ""
     if day.pains:
         last = day.pains[-1]
-        pain = f"  pain {last['pain']}/10" + (f" \"{last['note']}\"" if last.get("note") else "")
+        pain = f"  pain {last.pain}/10" + (f" \"{last.note}\"" if last.note else "")
     mark = "*" if day.practised else " "
     return f"{mark} {label}  {what}{pain}"
 
 
-def summary(records: list[dict], days: int = 14, today: dt.date | None = None) -> list[str]:
-    """The last `days` days, newest first, then the current streak."""
+def summary(records: list[Record], days: int = 14, today: dt.date | None = None,
+            show_streak: bool = True) -> list[str]:
+    """The last `days` days, newest first, then the current streak (unless it is hidden)."""
     today = today or dt.date.today()
     table = by_day(records)
     lines = []
     for k in range(days):
         d = today - dt.timedelta(days=k)
         lines.append(_day_line(table.get(d, Day(d))))
-    n = streak(records, today)
-    if n == 0:
+    n = streak(records, today) if show_streak else None
+    if n is None:
+        pass  # hidden: a streak motivates some people and stresses others
+    elif n == 0:
         lines.append("Streak: none yet. A session today starts one.")
     else:
         todo = "" if today in table and table[today].practised else " (today's practice still to do)"

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sisessions.errors import UsageError
-from sisessions.practice import settings
+from sisessions.practice import log, settings
 from sisessions.script.library import Library
 from sisessions.script.load import load_program
 from sisessions.script.model import Program
@@ -51,7 +51,7 @@ class Today:
         return text[:1].upper() + text[1:] + "."
 
 
-def walk(program: Program, records: list[dict], on: date) -> Today:
+def walk(program: Program, records: list[log.Record], on: date) -> Today:
     """Walk the practice days in order through the stages.
 
     A day counts for a stage when a session of that stage was completed on it (several
@@ -60,14 +60,8 @@ def walk(program: Program, records: list[dict], on: date) -> Today:
     """
     days: dict[date, set[str]] = {}
     for r in records:
-        if r.get("kind") != "play" or r.get("completed") is not True:
-            continue
-        try:
-            d = datetime.fromisoformat(str(r.get("time"))).date()
-        except ValueError:
-            continue
-        if d <= on:
-            days.setdefault(d, set()).add(str(r.get("session")))
+        if isinstance(r, log.Play) and r.completed and r.day <= on:
+            days.setdefault(r.day, set()).add(r.session)
     stages, after_all = program.stages, program.then or program.stages[-1].session
     done = [0] * len(stages)
     i, after, last = 0, 0, None
@@ -114,15 +108,8 @@ def _load(library: Library, pid: str) -> Program:
     return load_program(library.programs[pid], library=library)
 
 
-def practice_records() -> tuple[list[dict], list[str]]:
-    """The practice log's records and warnings about lines that could not be read."""
-    from sisessions.practice.log import read
-
-    return read()
-
-
 def today(library: Library, on: date | None = None) -> tuple[Today, list[str]]:
-    records, warnings = practice_records()
+    records, warnings = log.read()
     return walk(program(library), records, on or date.today()), warnings
 
 
