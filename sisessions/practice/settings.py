@@ -42,6 +42,12 @@ def save_side(side: str) -> None:
     atomic_write_text(_file(), json.dumps(data, indent=2) + "\n")
 
 
+def show_streak() -> bool:
+    """Whether `log` (and the companion page) show the streak: on unless the person turned it
+    off (`sisessions log --streak off`). The log records every practice either way."""
+    return load().get("show_streak", True) is not False
+
+
 def save_value(key: str, value) -> None:
     """Save one more setting (e.g. the programme `today` follows), keeping the others."""
     data = load()
