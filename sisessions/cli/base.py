@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import signal
 import sys
@@ -111,22 +112,30 @@ def main(ctx, scripts, cache_dir, debug):
     ctx.obj = {"scripts": scripts, "cache_dir": cache_dir, "debug": debug}
 
 
+def finite(ctx, param, value):
+    """A click callback: NaN and infinity pass FloatRange's checks (every comparison with NaN
+    is false) and then break planning; they are never valid numbers (SPEC §5)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number (NaN and infinity are not accepted)")
+    return value
+
+
 def session_options(f):
     """The options that shape a session (SPEC §3), shared by show, synth, play and export."""
 
     @click.option("--side", type=SIDE_CHOICE, help="Your working side (else the saved one).")
-    @click.option("--pace", type=click.FloatRange(0.5, 3.0), default=1.0, show_default=True,
+    @click.option("--pace", type=click.FloatRange(0.5, 3.0), default=1.0, show_default=True, callback=finite,
                   help="Multiply pauses, breaths and rests.")
     @click.option("--rate", type=click.IntRange(60, 200), default=None,
                   help="Speech rate in words per minute (default 110).")
     @click.option("--engine", metavar="NAME", help="Voice engine (`sisessions engines` lists them).")
     @click.option("--voice", metavar="NAME", help="A voice of the engine.")
     @click.option("--skip", multiple=True, metavar="PATTERN", help="Leave a pattern out today; repeatable.")
-    @click.option("--minutes", type=click.FloatRange(1, 180), default=None,
+    @click.option("--minutes", type=click.FloatRange(1, 180), default=None, callback=finite,
                   help="Fit the session to about N minutes (below its range, items are left out and named).")
     @click.option("--bed", metavar="NAME|FILE",
                   help="A quiet sound under the session: brown, drone, an audio file, or off.")
-    @click.option("--bed-level", type=click.FloatRange(-70, -25), default=None, metavar="DBFS",
+    @click.option("--bed-level", type=click.FloatRange(-70, -25), default=None, metavar="DBFS", callback=finite,
                   help="The bed's level in the silences, in dBFS RMS (default -45).")
     @functools.wraps(f)
     def wrapper(*args, side, pace, rate, engine, voice, skip, minutes, bed, bed_level, **kw):
