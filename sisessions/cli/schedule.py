@@ -18,7 +18,8 @@ def schedule():
 @click.argument("session")
 @click.option("--at", "at", required=True, metavar="HH:MM", help="The time of day (24-hour clock).")
 @click.option("--days", default="daily", show_default=True, metavar="DAYS",
-              help="Which days: mon-fri, sat,sun, mon,wed,fri, weekdays, weekends or daily.")
+              help="Which days: mon-fri, sat,sun, mon,wed,fri, weekdays, weekends, daily, "
+                   "or cron's numbers (0 and 7 are Sunday; 0-7 is every day).")
 @click.option("--play", "play", is_flag=True, help="Play it on this computer (the default).")
 @click.option("--to", "to", metavar="DIR", help="Export it into DIR instead (YYYY-MM-DD-SESSION.mp3, for a phone).")
 @click.option("--keep", type=click.IntRange(1, 10000), default=None, metavar="N",

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from sisessions.errors import UsageError
 
@@ -61,7 +61,7 @@ def _part(part: str) -> Iterable[int]:
     if slash:
         raise ValueError(part)
     a, b = (_day(e) for e in (ends[0], ends[-1]))
-    return range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)]  # fri-mon wraps
+    return range(a, b + 1) if a <= b else [*range(a, 7), *range(b + 1)]  # fri-mon wraps
 
 
 def _day(word: str) -> int:

@@ -15,8 +15,17 @@ from pathlib import Path
 
 from sisessions.errors import SisessionsError, UsageError
 from sisessions.schedule.calendar import cron_days, days_text, parse_days
-from sisessions.schedule.spec import (Added, Entry, Spec, Status, Via, describe, environment, log_path,
-                                      run_args)
+from sisessions.schedule.spec import (
+    Added,
+    Entry,
+    Spec,
+    Status,
+    Via,
+    describe,
+    environment,
+    log_path,
+    run_args,
+)
 
 TAG = "sisessions:"  # our entries end with the shell comment "# sisessions:ID"
 _TAG_RE = re.compile(r"\s#\s*sisessions:([0-9a-f]{6,12})\s*$")
@@ -52,7 +61,7 @@ def _crontab(*args: str, data: bytes | None = None) -> subprocess.CompletedProce
     user_uid(user)  # an unknown user is the user's mistake, said before cron says it its way
     try:
         return subprocess.run(["crontab", *(["-u", user] if user else []), *args], input=data,
-                              capture_output=True)
+                              capture_output=True, check=False)
     except FileNotFoundError:
         raise SisessionsError("the crontab command is not installed: install cron "
                               "(Debian: `sudo apt install cron`) or use --systemd") from None

@@ -54,7 +54,7 @@ def run(sid: str, args: list[str]) -> int:
         with lock.hold(lock_path(action, sid)) as fd:
             # The child keeps the lock's file open: it stays held while the session plays,
             # even if this process is killed.
-            rc = subprocess.run([sys.executable, "-m", "sisessions", *args], pass_fds=(fd,)).returncode
+            rc = subprocess.run([sys.executable, "-m", "sisessions", *args], pass_fds=(fd,), check=False).returncode
     except lock.Busy as busy:
         doing = "playing" if action == "play" else "running"
         _say("skipped", f"the previous run ({busy}) is still {doing}, so this one did nothing")

@@ -7,7 +7,16 @@ from pathlib import Path
 
 from sisessions.fileio import atomic_write_text
 from sisessions.schedule.calendar import calendar_days, days_text
-from sisessions.schedule.spec import Added, Entry, Spec, Status, Via, environment, log_path, run_args
+from sisessions.schedule.spec import (
+    Added,
+    Entry,
+    Spec,
+    Status,
+    Via,
+    environment,
+    log_path,
+    run_args,
+)
 
 _HEADER_RE = re.compile(r"# sisessions schedule (\w+): (.*) at (\S+) on (\S+)$")
 
@@ -77,7 +86,7 @@ def entries() -> list[Entry]:
 
 def _log_of(service: Path) -> Path | None:
     try:
-        m = re.search(r"^StandardOutput=append:(.+)$", service.read_text(encoding="utf-8"), re.M)
+        m = re.search(r"^StandardOutput=append:(.+)$", service.read_text(encoding="utf-8"), re.MULTILINE)
     except OSError:
         return None
     return Path(m.group(1).replace("%%", "%")) if m else None
