@@ -13,6 +13,7 @@ from sisessions import paths
 from sisessions.output import export as exporting
 from sisessions.plan.timeline import (
     Event,
+    Kind,
     PlanOptions,
     Timeline,
     duration_text,
@@ -111,7 +112,7 @@ def speech_session(choices: Choices, cache_dir: str | None):
 
 
 def texts(p: Prepared) -> list[str]:
-    return list(dict.fromkeys(e.text for e in p.events if e.kind == "say"))
+    return list(dict.fromkeys(e.text for e in p.events if e.kind == Kind.SAY))
 
 
 def plan(p: Prepared, speech: Speech, progress: Callable[[str], None] | None = None) -> Timeline:

@@ -4,7 +4,13 @@ from __future__ import annotations
 from typing import Iterator
 
 from sisessions.errors import SisessionsError
-from sisessions.plan.timeline import PlanOptions, Timeline, duration_text, estimated
+from sisessions.plan.timeline import (
+    Kind,
+    PlanOptions,
+    Timeline,
+    duration_text,
+    estimated,
+)
 from sisessions.script.library import Library
 from sisessions.script.load import session_for_pattern
 
@@ -57,7 +63,7 @@ def table(tl: Timeline) -> Iterator[str]:
     yield f"{tl.title} ({tl.session}){side} · pace {tl.pace:g} · {duration_text(tl.seconds)}"
     yield f"{'start':>7}  {'length':>6}  {'kind':<5}  {'pattern':<22}  text"
     for c in tl.cues:
-        text = c.text or ("(silence)" if c.kind == "pause" else "(chime)")
+        text = c.text or ("(silence)" if c.kind == Kind.PAUSE else "(chime)")
         yield (f"{_clock(c.start, tl.rate):>7}  {c.frames / tl.rate:6.1f}  {c.kind:<5}  "
                f"{(c.pattern or '-'):<22}  {text}")
     yield f"{_clock(tl.frames, tl.rate):>7}  end"

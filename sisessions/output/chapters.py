@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mutagen.id3 import CHAP, CTOC, TIT2, CTOCFlags
 
-from sisessions.plan.timeline import Timeline
+from sisessions.plan.timeline import Kind, Timeline
 
 INTRO = "Introduction"
 CLOSING = "Closing"
@@ -46,7 +46,7 @@ def chapters(tl: Timeline) -> tuple[Chapter, ...]:
         prev = None
         if not marks:
             marks.append((i, INTRO, None))
-        elif i > last_item and c.kind == "say" and not closing:
+        elif i > last_item and c.kind == Kind.SAY and not closing:
             marks.append((i, CLOSING, None))
             closing = True
     out = []

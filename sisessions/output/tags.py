@@ -63,7 +63,10 @@ def comment(tl: Timeline, info: TagInfo) -> str:
 
 class _ChaptersInOrder(ID3):
     """mutagen writes frames ordered by size (quodlibet/mutagen#506), and ffmpeg and several
-    phone players list CHAP frames in file order; so the chapters go last, in time order."""
+    phone players list CHAP frames in file order; so the chapters go last, in time order.
+
+    A private API, since mutagen has no public way to order frames: `_write` and
+    `mutagen.id3._tags.save_frame` (tests/test_layout.py fails first if they change)."""
 
     def _write(self, config):
         chaps = self.getall("CHAP")

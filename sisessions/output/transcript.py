@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sisessions.fileio import atomic_write_text
-from sisessions.plan.timeline import Timeline
+from sisessions.plan.timeline import Kind, Timeline
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ def lines(tl: Timeline, start: int = 0, end: int | None = None) -> list[Line]:
     """Every spoken cue between frames `start` and `end`, timed from `start`."""
     end = tl.frames if end is None else end
     return [Line((c.start - start) / tl.rate, (c.end - start) / tl.rate, c.text)
-            for c in tl.cues if c.kind == "say" and start <= c.start and c.end <= end]
+            for c in tl.cues if c.kind == Kind.SAY and start <= c.start and c.end <= end]
 
 
 def plain(ls: list[Line]) -> str:

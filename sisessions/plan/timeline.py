@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Callable, Iterable
 
 from sisessions.audio import RATE
@@ -60,11 +61,19 @@ class PlanOptions:
     wpm: int = 110                   # for estimating speech before it is synthesized
 
 
+class Kind(StrEnum):
+    """What a cue is (SPEC §4: a `breathe` step becomes its `say` and `pause` cues)."""
+
+    SAY = "say"
+    PAUSE = "pause"
+    CHIME = "chime"
+
+
 @dataclass(frozen=True)
 class Event:
     """An untimed cue: what to say, how long to be silent, or a chime."""
 
-    kind: str                         # say | pause | chime
+    kind: Kind
     text: str | None = None
     seconds: float | None = None      # pause length, already scaled by pace
     pattern: str | None = None
@@ -77,7 +86,7 @@ class Event:
 class Cue:
     start: int                        # sample frame at RATE
     frames: int
-    kind: str
+    kind: Kind
     text: str | None = None
     pattern: str | None = None
     side: str | None = None
@@ -156,9 +165,9 @@ class _Expander:
 
     def add(self, ev: Event) -> None:
         self.events.append(ev)
-        if ev.kind == "say":
+        if ev.kind == Kind.SAY:
             self.estimate += estimate_speech_seconds(ev.text, self.opts.wpm)
-        elif ev.kind == "pause":
+        elif ev.kind == Kind.PAUSE:
             self.estimate += ev.seconds
         else:
             self.estimate += CHIME_SECONDS
@@ -200,7 +209,7 @@ class _Expander:
         o = self.opts
         scaled = seconds * o.pace * o.silence_scale
         floor = minimum * o.pace
-        self.add(Event("pause", seconds=max(scaled, floor) if o.silence_scale < 1 else scaled,
+        self.add(Event(Kind.PAUSE, seconds=max(scaled, floor) if o.silence_scale < 1 else scaled,
                        minimum=floor, **ctx))
 
     def steps(self, pat: Pattern, steps, reps: int | None, rep: tuple[int, int] | None,
@@ -213,15 +222,15 @@ class _Expander:
                     text = text.replace("{side}", side).replace("{other_side}", other_side(side))
                 if rep is not None:
                     text = text.replace("{rep}", str(rep[0])).replace("{reps}", str(rep[1]))
-                self.add(Event("say", text=text, **ctx))
+                self.add(Event(Kind.SAY, text=text, **ctx))
             elif isinstance(st, Pause):
                 self.silence(st.seconds, minimum=_min_silence(st.seconds), **ctx)
             elif isinstance(st, Breathe):
                 for _ in range(st.count):
                     if st.cue:
-                        self.add(Event("say", text=BREATHE_IN, **ctx))
+                        self.add(Event(Kind.SAY, text=BREATHE_IN, **ctx))
                         self.silence(s.breath_in, minimum=s.breath_in, **ctx)
-                        self.add(Event("say", text=BREATHE_OUT, **ctx))
+                        self.add(Event(Kind.SAY, text=BREATHE_OUT, **ctx))
                         self.silence(s.breath_out, minimum=s.breath_out, **ctx)
                     else:
                         self.silence(s.breath_in + s.breath_out, minimum=s.breath_in + s.breath_out, **ctx)
@@ -241,11 +250,11 @@ class _Expander:
                     self.blame = st.loc
                 for i in range(1, times + 1):
                     if st.count:
-                        self.add(Event("say", text=number_word(i), **ctx))
+                        self.add(Event(Kind.SAY, text=number_word(i), **ctx))
                     self.steps(pat, st.steps, reps, (i, times), item_loc, ctx)
                 self.blame = saved
             elif isinstance(st, Chime):
-                self.add(Event("chime", **ctx))
+                self.add(Event(Kind.CHIME, **ctx))
 
     def run(self) -> tuple[Event, ...]:
         s, o = self.session, self.opts
@@ -256,11 +265,11 @@ class _Expander:
         if not items:
             raise UsageError("every pattern of this session is skipped; there is nothing left to play")
         if s.chime:  # a soft bell says "it has started" at once, even while the voice warms up
-            self.add(Event("chime"))
+            self.add(Event(Kind.CHIME))
         if s.intro:  # SPEC §2.3: the intro is spoken first; the safety line follows it
-            self.add(Event("say", text=s.intro))
+            self.add(Event(Kind.SAY, text=s.intro))
         for line in SAFETY_LINES:
-            self.add(Event("say", text=line))
+            self.add(Event(Kind.SAY, text=line))
         first = True
         for index, it in items:
             pattern = self.library.pattern(it.pattern)
@@ -271,13 +280,13 @@ class _Expander:
                 ctx = dict(pattern=pattern.id, side=side, item=index)
                 self.blame = it.loc
                 if s.chime:
-                    self.add(Event("chime", **ctx))
+                    self.add(Event(Kind.CHIME, **ctx))
                 self.steps(pattern, pattern.steps, it.repetitions, None, it.loc, ctx)
                 self.blame = None
         if s.chime:
-            self.add(Event("chime"))
+            self.add(Event(Kind.CHIME))
         if s.outro:
-            self.add(Event("say", text=s.outro))
+            self.add(Event(Kind.SAY, text=s.outro))
         return tuple(self.events)
 
 
@@ -312,9 +321,9 @@ def place(session: Session, library: Library, events: Iterable[Event], opts: Pla
     """Give every event its exact start frame; speech lengths come from `speech_frames`."""
     cues, t = [], 0
     for ev in events:
-        if ev.kind == "say":
+        if ev.kind == Kind.SAY:
             n = speech_frames(ev.text)
-        elif ev.kind == "pause":
+        elif ev.kind == Kind.PAUSE:
             n = seconds_to_frames(ev.seconds)
         else:
             n = CHIME_FRAMES

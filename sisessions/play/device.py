@@ -190,7 +190,9 @@ class SimpleaudioPlayer(Player):
     def _run(self, source: Source) -> None:
         try:
             self._walk(source)
-        except self.sa._simpleaudio.SimpleaudioError:  # the output went away: ALSA refused a buffer
+        # the output went away: ALSA refused a buffer. A private name (simpleaudio exports none
+        # for its error; tests/test_layout.py checks it is there)
+        except self.sa._simpleaudio.SimpleaudioError:
             self._dead = True
         except Exception as e:
             self._error = e

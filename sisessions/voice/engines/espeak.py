@@ -123,7 +123,8 @@ class EspeakSynth:
         """pyttsx3's espeak driver loop can end before an utterance is written (seen here on
         the first utterance, and under load), and then writes it into the next call's file.
         So the driver sets voice and rate, and synthesis runs through pyttsx3's own espeak-ng
-        bindings here: one utterance, collected in full, then espeak_Synchronize."""
+        bindings here: one utterance, collected in full, then espeak_Synchronize. They are a
+        private module of pyttsx3 (tests/test_layout.py fails first if they change)."""
         import wave
 
         from pyttsx3.drivers import _espeak
