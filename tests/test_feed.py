@@ -5,13 +5,16 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
+import stat
 import socket
 import subprocess
 import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import feedparser
 import pytest
@@ -264,3 +267,141 @@ def test_serve_says_so_when_the_port_is_taken(folder, cli):
         s.listen()
         proc = cli("serve", folder, "--port", s.getsockname()[1], check=1)
     assert "already in use" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------- serve: what a real-client check found
+
+
+def test_serve_honours_if_range_and_answers_etag_and_304(folder, server):
+    name = next(folder.glob("*-short.mp3")).name
+    data = (folder / name).read_bytes()
+    status, headers, _ = get(server, "/" + name)
+    etag, modified = headers["ETag"], headers["Last-Modified"]
+    assert status == 200 and etag.startswith('"') and modified.endswith("GMT")
+    assert get(server, "/" + name, {"If-None-Match": etag})[0] == 304
+    assert get(server, "/" + name, {"If-None-Match": f'"other", {etag}'})[0] == 304
+    assert get(server, "/" + name, {"If-Modified-Since": modified})[0] == 304
+    status, _, body = get(server, "/" + name, {"Range": "bytes=0-9", "If-Range": etag})
+    assert status == 206 and body == data[:10]
+    status, _, body = get(server, "/" + name, {"Range": "bytes=0-9", "If-Range": modified})
+    assert status == 206 and body == data[:10]
+    # a resumed download of a file that has changed gets the whole new file, never a splice
+    status, _, body = get(server, "/" + name, {"Range": "bytes=100-", "If-Range": '"the-old-file"'})
+    assert status == 200 and body == data
+
+
+@pytest.mark.parametrize("rng, status", [
+    ("bytes=" + "9" * 5000 + "-", 416),
+    ("bytes=-" + "9" * 5000, 206),          # the last 10^5000 bytes: the whole file
+    ("bytes=0-" + "9" * 5000, 206),         # to byte 10^5000: the whole file
+    ("bytes=-0", 416),
+])
+def test_serve_answers_huge_range_numbers_without_a_traceback(folder, server, rng, status):
+    name = next(folder.glob("*-short.mp3")).name
+    data = (folder / name).read_bytes()
+    got, headers, body = get(server, "/" + name, {"Range": rng})
+    assert got == status
+    if status == 416:
+        assert headers["Content-Range"] == f"bytes */{len(data)}"
+    else:
+        assert body == data
+
+
+def test_serve_answers_a_300_byte_path_segment(folder, server):
+    assert get(server, "/" + "a" * 300 + ".mp3")[0] in (404, 414)
+    assert get(server, "/" + "%C3%A9" * 150)[0] in (404, 414)
+
+
+def test_serve_never_serves_or_blocks_on_fifos_and_devices(folder, server):
+    fifo, dev = folder / "pipe.mp3", folder / "null.mp3"
+    os.mkfifo(fifo)
+    try:
+        if os.geteuid() == 0:
+            os.mknod(dev, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers
+        t = time.monotonic()
+        assert get(server, "/pipe.mp3")[0] == 404
+        if dev.exists():
+            assert get(server, "/null.mp3")[0] == 404
+        assert time.monotonic() - t < 5
+        assert get(server, "/feed.xml")[0] == 200  # nothing is stuck
+        status, _, body = get(server, "/")
+        assert b"pipe.mp3" not in body and b"null.mp3" not in body
+    finally:
+        fifo.unlink()
+        dev.unlink(missing_ok=True)
+
+
+def test_serve_answers_403_before_any_byte_for_a_file_it_cannot_read(tmp_path):
+    """Run as a user who may not read the file (as root: the `serve` command without the
+    capabilities that let root read any file)."""
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="sisessions-serve-"))  # reachable by nobody, unlike tmp_path
+    try:
+        os.chmod(d, 0o755)
+        (d / "open.mp3").write_bytes(b"ID3open")
+        (d / "locked.mp3").write_bytes(b"ID3secret")
+        os.chmod(d / "open.mp3", 0o644)
+        os.chmod(d / "locked.mp3", 0o000)
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"}
+        env.update(HOME=str(d), PYTHONUNBUFFERED="1")
+        as_nobody = _drop_read_any_file if os.geteuid() == 0 else None
+        proc = subprocess.Popen([sys.executable, "-m", "sisessions", "serve", str(d), "--port", str(port)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                preexec_fn=as_nobody, cwd=str(d))
+        try:
+            assert "http://127.0.0.1" in proc.stdout.readline()
+            status, headers, body = get(port, "/locked.mp3")
+            assert status == 403 and b"secret" not in body
+            assert get(port, "/open.mp3")[2] == b"ID3open"
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=10)
+    finally:
+        os.chmod(d / "locked.mp3", 0o600)
+        shutil.rmtree(d)
+
+
+def _drop_read_any_file() -> None:
+    """In the child before exec: leave CAP_DAC_OVERRIDE (1) and CAP_DAC_READ_SEARCH (2) out of
+    the bounding set, so root's program obeys file modes like any user's."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def test_serve_times_out_a_half_sent_request(folder, monkeypatch):
+    from sisessions.phone import server as srv
+    from sisessions.phone.serve import make_app
+
+    monkeypatch.setattr(srv, "HEAD_TIMEOUT", 1.0)
+    running = srv.Running(make_app(folder))
+    try:
+        for sent in (b"", b"GET /feed.xml HTTP/1.1\r\nHost: x\r\n"):  # nothing, then half a head
+            s = socket.create_connection(("127.0.0.1", running.port), timeout=10)
+            try:
+                s.sendall(sent)
+                t = time.monotonic()
+                assert s.recv(100) == b""  # closed by the server, not by our timeout
+                assert 0.5 < time.monotonic() - t < 5
+            finally:
+                s.close()
+        assert get(running.port, "/feed.xml")[0] == 200  # a whole request still works
+    finally:
+        running.stop()
+
+
+def test_feed_escapes_a_base_url_with_a_space(tmp_path, cli):
+    d = tmp_path / "Phone"
+    cli("--scripts", LIB, "export", "knee-sway", "--engine", "espeak", "-o", d / "a.mp3", check=0)
+    cli("feed", d, "--base-url", "http://pc.local:8765/my phone", check=0)
+    f = feedparser.parse(str(d / "feed.xml"))
+    assert not f.bozo, f.bozo_exception
+    assert f.entries[0].enclosures[0].href == "http://pc.local:8765/my%20phone/a.mp3"
+    assert f.feed.image.href == "http://pc.local:8765/my%20phone/feed-cover.png"
+    (tr,) = ET.parse(d / "feed.xml").getroot().findall(f"./channel/item/{{{PODCAST}}}transcript")
+    assert tr.attrib == {"url": "http://pc.local:8765/my%20phone/a.vtt", "type": "text/vtt"}
