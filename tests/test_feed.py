@@ -405,3 +405,14 @@ def test_feed_escapes_a_base_url_with_a_space(tmp_path, cli):
     assert f.feed.image.href == "http://pc.local:8765/my%20phone/feed-cover.png"
     (tr,) = ET.parse(d / "feed.xml").getroot().findall(f"./channel/item/{{{PODCAST}}}transcript")
     assert tr.attrib == {"url": "http://pc.local:8765/my%20phone/a.vtt", "type": "text/vtt"}
+
+
+def test_split_tracks_carry_an_album_artist(tmp_path, cli):
+    from mutagen.id3 import ID3
+
+    cli("--scripts", LIB, "export", "knee-sway", "--engine", "espeak", "-o", f"{tmp_path}/", "--split", check=0)
+    tracks = sorted((tmp_path / "knee-sway").glob("*.mp3"))
+    assert tracks
+    for t in tracks:
+        tags = ID3(t)
+        assert str(tags["TPE2"].text[0]) == "sisessions" and str(tags["TPE1"].text[0]) == "sisessions"

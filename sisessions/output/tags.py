@@ -19,6 +19,7 @@ from mutagen.id3 import (
     TIT2,
     TLEN,
     TPE1,
+    TPE2,
     TRCK,
     USLT,
     ID3NoHeaderError,
@@ -95,6 +96,7 @@ def write_tags(path: Path, tl: Timeline, info: TagInfo | str = TagInfo(),
     start, end = (part.start, part.end) if part else (0, tl.frames)
     tags.add(TIT2(encoding=3, text=part.title if part else session_title(tl)))
     tags.add(TPE1(encoding=3, text=ARTIST))
+    tags.add(TPE2(encoding=3, text=ARTIST))  # album artist: phones group split tracks by it
     # split tracks are grouped by the session, so a phone shows them as one album
     tags.add(TALB(encoding=3, text=session_title(tl) if part else info.album))
     tags.add(TCON(encoding=3, text=GENRE))
