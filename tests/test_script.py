@@ -211,3 +211,195 @@ def test_a_problem_is_reported_once_whatever_the_path_spelling(tmp_path, monkeyp
     result = CliRunner().invoke(main, ["--scripts", "lib", "validate", "lib", str(lib)])
     assert result.exit_code == 2
     assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+# ---------------------------------------------------------------- issue 10: hostile input
+
+def validate_one(lib, folder, name, text):
+    target = lib / folder / name
+    target.write_text(text)
+    result = CliRunner().invoke(main, ["--scripts", str(lib), "validate", str(target)])
+    return target, result
+
+
+BAD_TEXT = [
+    # (case id, file text, line, words): control characters, then text with no word to speak
+    ("bel-in-title", 'title: "Bell\\a"\n' + GOOD_STEPS, 1, "U+0007"),
+    ("escape-in-say", 'title: A\nsteps:\n  - say: "Lie \\e[31mdown"\n', 3, "U+001B"),
+    ("nul-in-bare-step", 'title: A\nsteps:\n  - "Lie\\0down"\n', 3, "U+0000"),
+    ("del-in-about", 'title: A\nabout: "x\\x7fy"\n' + GOOD_STEPS, 2, "U+007F"),
+    ("c1-nel-in-say", 'title: A\nsteps:\n  - say: "Lie\\Ndown"\n', 3, "U+0085"),
+    ("c1-csi-in-title", 'title: "A\\x9b31m"\n' + GOOD_STEPS, 1, "U+009B"),
+    ("lone-surrogate", 'title: A\nsteps:\n  - say: "Hi \\ud800"\n', 3, "U+D800"),
+    ("say-dots", 'title: A\nsteps:\n  - say: "..."\n', 3, "no word to speak"),
+    ("bare-step-dash", "title: A\nsteps:\n  - say: Hello.\n  - '—'\n", 4, "no word to speak"),
+    ("say-emoji", 'title: A\nsteps:\n  - say: "🙏 🙏"\n', 3, "no word to speak"),
+]
+
+
+@pytest.mark.parametrize("case,text,line,words", BAD_TEXT, ids=[c[0] for c in BAD_TEXT])
+def test_control_characters_and_wordless_text_are_refused_at_validation(tmp_path, case, text, line, words):
+    target, result = validate_one(make_library(tmp_path / "lib"), "patterns", "bad.yaml", text)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"{target}:{line}: "), result.output
+    assert words in result.output
+
+
+def test_session_texts_are_checked_too(tmp_path):
+    text = 'title: "S\\x1b"\nintro: "..."\noutro: "Rest\\x07."\nitems: [base]\n'
+    target, result = validate_one(make_library(tmp_path / "lib"), "sessions", "bad.yaml", text)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert [ln.split(":")[1] for ln in lines] == ["1", "2", "3"], lines
+    assert "U+001B" in lines[0] and "no word to speak" in lines[1] and "U+0007" in lines[2]
+
+
+def test_tabs_line_breaks_and_placeholders_are_fine(tmp_path):
+    text = ('title: "Tab\\there"\nrepetitions: 2\nsteps:\n  - say: "Lie\\tdown.\\r\\nRest."\n'
+            '  - say: >\n      Fold\n      this.\n  - repeat:\n      steps: ["{rep}."]\n')
+    target, result = validate_one(make_library(tmp_path / "lib"), "patterns", "fine.yaml", text)
+    assert result.exit_code == 0, result.output
+    p = load_pattern(target)
+    assert p.title == "Tab here"
+    assert [s.text for s in p.steps[:2]] == ["Lie down. Rest.", "Fold this."]
+
+
+@pytest.mark.parametrize("command", [["show"], ["synth"], ["export", "-o", "out.mp3"], ["play"]])
+def test_a_line_with_no_word_is_exit_2_from_every_command(tmp_path, cli, command):
+    lib = make_library(tmp_path / "lib", "patterns", "dots.yaml", 'title: A\nsteps:\n  - say: Hello.\n  - say: "..."\n')
+    proc = cli("--scripts", lib, command[0], "dots", *command[1:], "--engine", "espeak", check=2)
+    assert proc.stderr.startswith(f"{lib / 'patterns' / 'dots.yaml'}:4: say has no word to speak"), proc.stderr
+    assert not (tmp_path / "out.mp3").exists()
+
+
+YAML_WORDS = [
+    # (the YAML as typed, the text that must be kept)
+    ("Yes", "Yes"), ("No", "No"), ("Off", "Off"), ("on", "on"), ("2024-01-01", "2024-01-01"),
+    ("5", "5"), ("1.50", "1.50"), ("0x1F", "0x1F"), ("1_000", "1_000"), (".nan", ".nan"),
+    ("null", "null"), ("'Yes'", "Yes"),
+]
+
+
+@pytest.mark.parametrize("typed,text", YAML_WORDS, ids=[w[0] for w in YAML_WORDS])
+def test_yaml_1_1_words_are_the_words_typed(tmp_path, typed, text):
+    """SPEC §5: `say: Yes` is the word "Yes"; a title, a bare step and intro alike."""
+    lib = make_library(tmp_path / "lib")
+    pat = lib / "patterns" / "words.yaml"
+    pat.write_text(f"title: {typed}\nabout: {typed}\nsteps:\n  - say: {typed}\n  - {typed}\n")
+    (lib / "sessions" / "s.yaml").write_text(f"title: {typed}\nintro: {typed}\noutro: {typed}\nitems: [words]\n")
+    result = CliRunner().invoke(main, ["--scripts", str(lib), "validate", str(lib)])
+    assert result.exit_code == 0, result.output
+    p = load_pattern(pat)
+    assert (p.title, p.about, p.steps[0].text, p.steps[1].text) == (text,) * 4
+    s = Library([lib]).session("s")
+    assert (s.title, s.intro, s.outro) == (text,) * 3
+
+
+def test_ids_and_keys_are_the_words_typed(tmp_path):
+    lib = make_library(tmp_path / "lib")
+    for pid in ("off", "2024", "yes"):
+        (lib / "patterns" / f"{pid}.yaml").write_text(f"title: {pid}\n" + GOOD_STEPS)
+    (lib / "sessions" / "s.yaml").write_text("title: S\nitems:\n  - off\n  - 2024\n  - pattern: yes\n")
+    result = CliRunner().invoke(main, ["--scripts", str(lib), "validate", str(lib)])
+    assert result.exit_code == 0, result.output
+    assert [it.pattern for it in Library([lib]).session("s").items] == ["off", "2024", "yes"]
+    target, result = validate_one(lib, "patterns", "key.yaml", "title: A\non: true\n" + GOOD_STEPS)
+    assert result.exit_code == 2 and result.output.startswith(f"{target}:2: unknown key 'on'"), result.output
+
+
+NOT_NUMBERS = [
+    ("pause-nan", "patterns", "title: A\nsteps:\n  - pause: .nan\n", 3),
+    ("pause-inf", "patterns", "title: A\nsteps:\n  - pause: .inf\n", 3),
+    ("pause-minus-inf", "patterns", "title: A\nsteps:\n  - pause: -.Inf\n", 3),
+    ("breathe-nan", "patterns", "title: A\nsteps:\n  - breathe: .NaN\n", 3),
+    ("repetitions-inf", "patterns", "title: A\nrepetitions: .inf\n" + GOOD_STEPS, 2),
+    ("rest-nan", "sessions", "title: S\nrest_between: .NAN\nitems: [base]\n", 2),
+    ("breath-in-inf", "sessions", "title: S\nbreath: {in: .inf}\nitems: [base]\n", 2),
+    ("item-reps-nan", "sessions", "title: S\nitems:\n  - pattern: base\n    repetitions: .nan\n", 4),
+]
+
+
+@pytest.mark.parametrize("case,folder,text,line", NOT_NUMBERS, ids=[c[0] for c in NOT_NUMBERS])
+def test_nan_and_infinity_in_yaml_are_refused(tmp_path, case, folder, text, line):
+    target, result = validate_one(make_library(tmp_path / "lib"), folder, "bad.yaml", text)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"{target}:{line}: "), result.output
+
+
+def nested_repeats(n: int) -> str:
+    return "title: Deep\nsteps:\n  - " + "{repeat: {times: 1, steps: [" * n + "Hi." + "]}}" * n + "\n"
+
+
+def fan_out(levels: int = 9) -> str:
+    """~3 KB whose aliases fan out ten-fold per level: 10**levels steps once expanded."""
+    rows = ['  - repeat: {times: 1, steps: &l0 [' + ", ".join(['"Hi."'] * 10) + "]}"]
+    for i in range(1, levels):
+        rows.append(f"  - repeat: {{times: 1, steps: &l{i} [" +
+                    ", ".join([f"{{repeat: {{times: 1, steps: *l{i - 1}}}}}"] * 10) + "]}")
+    return "title: Fan\nsteps:\n" + "\n".join(rows) + "\n"
+
+
+HOSTILE = [
+    ("recursive-alias", "title: Loop\nsteps: &s\n  - say: Hi.\n  - repeat: {times: 2, steps: *s}\n", 4,
+     "alias *s is inside the node it names"),
+    ("nested-300", nested_repeats(300), 3, "nested too deeply"),
+    ("fan-out", fan_out(), 7, "too large once its aliases are expanded"),  # level 5: ~160,000
+    ("repeats-11-deep", nested_repeats(11), 3, "repeats may nest at most 10 deep"),
+]
+
+
+@pytest.mark.parametrize("case,text,line,words", HOSTILE, ids=[c[0] for c in HOSTILE])
+def test_hostile_aliases_and_nesting_are_refused_at_once(tmp_path, cli, case, text, line, words):
+    """A subprocess with a timeout: before the fix these ran for minutes or hit RecursionError."""
+    lib = make_library(tmp_path / "lib")
+    target = lib / "patterns" / "bad.yaml"
+    target.write_text(text)
+    assert len(text) < 10_000
+    for command in (["validate", target], ["show", "bad"]):
+        proc = cli("--scripts", lib, *command, check=2, timeout=30)
+        assert proc.stderr.startswith(f"{target}:{line}: "), proc.stderr
+        assert words in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_hostile_file_leaves_the_rest_of_the_library_working(tmp_path, cli):
+    lib = make_library(tmp_path / "lib")
+    for name, text, _, _ in HOSTILE:
+        (lib / "patterns" / f"{name}.yaml").write_text(text)
+    (lib / "sessions" / "fine.yaml").write_text("title: Fine Session\nitems: [base]\n")
+    out = cli("--scripts", lib, "list", check=0, timeout=60).stdout
+    assert "Fine Session" in out and "Base" in out
+    for name, *_ in HOSTILE:
+        assert any(ln.split()[:2] == [name, "(invalid:"] for ln in out.splitlines()), out
+    proc = cli("--scripts", lib, "validate", lib, check=2, timeout=60)
+    bad = {ln.split(":")[0] for ln in proc.stderr.strip().splitlines()}
+    assert bad == {str(lib / "patterns" / f"{name}.yaml") for name, *_ in HOSTILE}, proc.stderr
+
+
+def test_aliases_within_bounds_still_work(tmp_path):
+    text = ("title: Reuse\nrepetitions: 2\nsteps:\n  - repeat:\n      steps: &arch\n        - say: Arch.\n"
+            "        - pause: 3\n  - repeat: {steps: *arch}\n  - " + nested_repeats(10).split("  - ", 1)[1])
+    target, result = validate_one(make_library(tmp_path / "lib"), "patterns", "reuse.yaml", text)
+    assert result.exit_code == 0, result.output
+    p = load_pattern(target)
+    assert p.steps[0].steps == p.steps[1].steps
+
+
+# ---------------------------------------------------------------- issue 10 item 14
+
+
+def test_the_3_hour_limit_names_the_option_that_causes_it(tmp_path, cli):
+    lib = make_library(tmp_path / "lib")  # long.yaml: about 10 minutes as written
+    (lib / "patterns" / "slow.yaml").write_text(
+        "title: Slow\nsteps:\n  - repeat:\n      times: 20\n      steps:\n        - pause: 300\n")
+    proc = cli("--scripts", lib, "show", "slow", "--pace", "3", check=2)
+    assert proc.stderr.startswith("sisessions: With --pace 3 the session would last more than 3 hours"), proc.stderr
+    assert "slow.yaml" not in proc.stderr and "smaller --pace" in proc.stderr
+    cli("--scripts", lib, "show", "slow", "--pace", "1.5", check=0)
+
+
+def test_the_3_hour_limit_still_blames_the_script_when_it_is_too_long_as_written(tmp_path, cli):
+    lib = make_library(tmp_path / "lib")
+    (lib / "patterns" / "slow.yaml").write_text(
+        "title: Slow\nsteps:\n  - repeat:\n      times: 40\n      steps:\n        - pause: 300\n")
+    proc = cli("--scripts", lib, "show", "slow", "--pace", "3", check=2)
+    assert proc.stderr.startswith(f"{lib / 'patterns' / 'slow.yaml'}:3: the session would last more than 3 hours")

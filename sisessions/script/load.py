@@ -27,7 +27,13 @@ from sisessions.script.model import (
     Stage,
     Step,
 )
-from sisessions.script.reader import Reader, check_id, check_placeholders, node_text
+from sisessions.script.reader import (
+    MAX_REPEAT_NESTING,
+    Reader,
+    check_id,
+    check_placeholders,
+    node_text,
+)
 
 # ---------------------------------------------------------------- patterns
 
@@ -49,7 +55,7 @@ def _steps(r: Reader, node: yaml.Node, *, sided: bool, depth: int) -> tuple[Step
 def _step(r: Reader, node: yaml.Node, *, sided: bool, depth: int) -> Step | None:
     loc = r.loc(node)
     if isinstance(node, yaml.ScalarNode):
-        text = r.text(node, "a step")
+        text = r.text(node, "a step", spoken=True)
         if text is None:
             return None
         check_placeholders(r, node, text, sided=sided, in_repeat=depth > 0)
@@ -64,7 +70,7 @@ def _step(r: Reader, node: yaml.Node, *, sided: bool, depth: int) -> Step | None
         return None
     (key, (_, v)), = m.items()
     if key == "say":
-        text = r.text(v, "say")
+        text = r.text(v, "say", spoken=True)
         if text is None:
             return None
         check_placeholders(r, v, text, sided=sided, in_repeat=depth > 0)
@@ -90,6 +96,9 @@ def _step(r: Reader, node: yaml.Node, *, sided: bool, depth: int) -> Step | None
             return None
         return Chime(loc)
     # repeat
+    if depth >= MAX_REPEAT_NESTING:  # bounded so that planning and checks stay shallow
+        r.error(node, f"repeats may nest at most {MAX_REPEAT_NESTING} deep; this one is inside {depth}")
+        return None
     rm = r.mapping(v, "repeat", ("times", "count", "steps"), ("steps",))
     if rm is None:
         return None
@@ -147,8 +156,8 @@ ITEM_KEYS = ("pattern", "repetitions", "side", "optional", "priority")
 def _item(r: Reader, node: yaml.Node) -> Item | None:
     loc = r.loc(node)
     if isinstance(node, yaml.ScalarNode):
-        pid = r.value(node)
-        if not isinstance(pid, str) or not ID_RE.match(pid):
+        pid = r.typed(node)  # `- 2024` or `- off` names the file 2024.yaml / off.yaml
+        if pid is None or not ID_RE.match(pid):
             r.error(node, f"an item must be a pattern id (lowercase letters, digits, dashes) or a "
                           f"mapping with 'pattern'; got {node_text(node)}")
             return None
@@ -157,8 +166,8 @@ def _item(r: Reader, node: yaml.Node) -> Item | None:
     if m is None or "pattern" not in m:
         return None
     pnode = m["pattern"][1]
-    pid = r.value(pnode)
-    if not isinstance(pid, str) or not ID_RE.match(pid):
+    pid = r.typed(pnode)
+    if pid is None or not ID_RE.match(pid):
         r.error(pnode, f"pattern must be a pattern id; got {node_text(pnode)}")
         pid = None
     reps = r.integer(m["repetitions"][1], "repetitions", 1, 100) if "repetitions" in m else None
@@ -205,7 +214,7 @@ def load_session(path: Path, problems: list[Problem] | None = None, partial: boo
             kw: dict[str, Any] = {}
             for key in ("title", "about", "intro", "outro"):
                 if key in m:
-                    kw[key] = r.text(m[key][1], key)
+                    kw[key] = r.text(m[key][1], key, spoken=key in ("intro", "outro"))
                     if key in ("intro", "outro") and kw[key]:
                         check_placeholders(r, m[key][1], kw[key], sided=False, in_repeat=False, allow_any=False)
             if "rest_between" in m:
@@ -256,11 +265,11 @@ def looks_like_session(path: Path) -> bool:
     """A file outside a library folder: decide pattern or session by its top-level keys."""
     if path.parent.name in ("sessions", "patterns"):
         return path.parent.name == "sessions"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+    node = Reader(path, []).compose()  # bounded: a hostile file cannot hang or recurse here
+    if not isinstance(node, yaml.MappingNode):
         return False
-    return isinstance(data, dict) and "items" in data and "steps" not in data
+    keys = {k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+    return "items" in keys and "steps" not in keys
 
 
 
@@ -288,8 +297,8 @@ def load_program(path: Path, problems: list[Problem] | None = None, library=None
             then = None
             refs: list[tuple[str, Loc]] = []
             if "then" in m:
-                then = r.value(m["then"][1])
-                if not isinstance(then, str) or not ID_RE.match(then):
+                then = r.typed(m["then"][1])
+                if then is None or not ID_RE.match(then):
                     r.error(m["then"][1], "then must be a session id")
                 else:
                     refs.append((then, r.loc(m["then"][1])))
@@ -303,7 +312,7 @@ def load_program(path: Path, problems: list[Problem] | None = None, library=None
                         sm = r.mapping(n, "a stage", ("session", "days"), ("session", "days"))
                         if not sm or "session" not in sm or "days" not in sm:
                             continue
-                        sid = r.value(sm["session"][1])
+                        sid = r.typed(sm["session"][1])
                         days = r.integer(sm["days"][1], "days", 1, 365)
                         if not isinstance(sid, str) or not ID_RE.match(sid):
                             r.error(sm["session"][1], "session must be a session id")

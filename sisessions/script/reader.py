@@ -1,6 +1,9 @@
 """Reading YAML with marks: composed nodes to values, every problem with its file and line."""
 from __future__ import annotations
 
+import math
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -11,6 +14,72 @@ from sisessions.script.model import ID_RE, PLACEHOLDER_RE, Loc
 
 _MISSING = object()
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
+# Where text is expected, a scalar resolved to one of these is still the text that was typed
+# (SPEC §5: `say: Yes` is the word "Yes", `say: 2024-01-01` a date read out, not refused).
+_TEXT_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+# Bounds on a file's shape, checked on the event stream before anything is built: aliases may
+# otherwise expand a 3 KB file to billions of nodes, refer to themselves (a loop), or nest
+# deeper than Python's recursion allows. A real script has a few hundred nodes, nested ~20 deep.
+MAX_NESTING = 50
+MAX_NODES = 20_000
+MAX_REPEAT_NESTING = 10  # (load.py) 10 repeats inside each other reach ~35 levels
+# Tab and line breaks are white space that text folds into a space; every other control
+# character (C0, DEL, C1), a lone surrogate or a non-character (both only reachable through
+# "\u" escapes) cannot be spoken, shown, or written into a feed's XML.
+_BAD_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+class _ShapeError(Exception):
+    def __init__(self, mark, message: str):
+        super().__init__(message)
+        self.line = mark.line + 1 if mark else 1
+        self.message = message
+
+
+def check_shape(text: str) -> None:
+    """Refuse a recursive alias, nesting deeper than MAX_NESTING or more than MAX_NODES nodes
+    once aliases are expanded, in one pass over the parser's events: an alias adds the size
+    of the node it names (known when that node ended) without expanding anything."""
+    stack: list[list] = []            # open collections: [anchor, nodes, height]
+    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, height) of the node it names
+    total = 0
+
+    def place(nodes: int, height: int, mark) -> None:
+        nonlocal total
+        total += nodes
+        if total > MAX_NODES:
+            raise _ShapeError(mark, f"the file is too large once its aliases are expanded (more than "
+                                    f"{MAX_NODES} values); write the steps out or use repeat")
+        if len(stack) + height > MAX_NESTING:
+            raise _ShapeError(mark, f"nested too deeply (more than {MAX_NESTING} levels of lists and "
+                                    f"mappings); repeats may nest at most {MAX_REPEAT_NESTING} deep")
+
+    def fold(nodes: int, height: int) -> None:
+        if stack:
+            stack[-1][1] += nodes
+            stack[-1][2] = max(stack[-1][2], height + 1)
+
+    for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(ev, yaml.AliasEvent):
+            if any(f[0] == ev.anchor for f in stack):
+                raise _ShapeError(ev.start_mark, f"the alias *{ev.anchor} is inside the node it names, "
+                                                 "so it would repeat for ever")
+            nodes, height = sizes.get(ev.anchor, (1, 1))  # unknown: the composer says so
+            place(nodes, height, ev.start_mark)
+            fold(nodes, height)
+        elif isinstance(ev, yaml.ScalarEvent):
+            place(1, 1, ev.start_mark)
+            fold(1, 1)
+            if ev.anchor:
+                sizes[ev.anchor] = (1, 1)
+        elif isinstance(ev, yaml.CollectionStartEvent):
+            place(1, 1, ev.start_mark)
+            stack.append([ev.anchor, 1, 1])
+        elif isinstance(ev, yaml.CollectionEndEvent):
+            anchor, nodes, height = stack.pop()
+            if anchor:
+                sizes[anchor] = (nodes, height)
+            fold(nodes, height)
 
 
 class Reader:
@@ -31,8 +100,12 @@ class Reader:
             self.problems.append(Problem(self.path, 1, f"cannot be read ({e.strerror or e})"))
             return None
         try:
+            check_shape(text)
             self._loader = yaml.SafeLoader(text)
             node = self._loader.get_single_node()
+        except _ShapeError as e:
+            self.problems.append(Problem(self.path, e.line, e.message))
+            return None
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line = mark.line + 1 if mark else None
@@ -74,8 +147,8 @@ class Reader:
         allowed = tuple(allowed)
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for knode, vnode in node.value:
-            key = self.value(knode)
-            if not isinstance(key, str):
+            key = self.typed(knode)  # `on:` or `yes:` is the word typed, reported as a key
+            if key is None:
                 self.error(knode, f"{what}: keys must be words, got {knode.value!r}")
                 continue
             if key in out:
@@ -92,25 +165,53 @@ class Reader:
                 self.error(node, f"{what} needs '{key}'")
         return out
 
-    def text(self, node: yaml.Node, what: str) -> str | None:
-        v = self.value(node)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            v = str(node.value)  # "say: 5" means the words "5"
-        if not isinstance(v, str) or not v.strip():
+    def typed(self, node: yaml.Node) -> str | None:
+        """A scalar exactly as it was typed, where text is expected: `Yes`, `No`, `Off`, `5`
+        and `2024-01-01` are words, not a boolean, a number or a date. None when it is not a
+        plain scalar (a list, a mapping, an unsupported tag), or empty / `~`."""
+        if not isinstance(node, yaml.ScalarNode) or node.tag not in _TEXT_TAGS:
+            return None
+        if node.tag.endswith(":null") and node.value in ("", "~"):
+            return None
+        return node.value
+
+    def text(self, node: yaml.Node, what: str, spoken: bool = False) -> str | None:
+        """Non-empty text, white space folded. `spoken` text needs a word to say (a letter or
+        a digit): "..." alone would reach the engine and fail there (SPEC §5)."""
+        v = self.typed(node)
+        if v is None:
+            v = self.value(node)  # reports a list, a mapping or an unsupported tag
             if v is not _MISSING:
                 self.error(node, f"{what} must be non-empty text")
             return None
-        return " ".join(v.split())
+        bad = _BAD_CHAR.search(v)
+        if bad:
+            ch = bad.group()
+            name = unicodedata.name(ch, "a control character" if unicodedata.category(ch) == "Cc"
+                                    else "not a character")
+            self.error(node, f"{what} contains U+{ord(ch):04X} ({name.lower()}), which cannot be "
+                             "spoken or shown; remove it")
+            return None
+        v = " ".join(v.split())
+        if not v:
+            self.error(node, f"{what} must be non-empty text")
+            return None
+        if spoken and not has_word(v):
+            self.error(node, f"{what} has no word to speak ({v!r}); write the words, or use pause for silence")
+            return None
+        return v
 
     def number(self, node: yaml.Node, what: str, lo: float, hi: float, lo_open: bool = False) -> float | None:
         v = self.value(node)
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         if ok:
             ok = (v > lo if lo_open else v >= lo) and v <= hi
         if not ok:
             if v is not _MISSING:
                 rng = f"more than {lo:g}" if lo_open else f"at least {lo:g}"
-                self.error(node, f"{what} must be a number of seconds, {rng} and at most {hi:g}; got {node_text(node)}")
+                nan = " (not a number)" if isinstance(v, float) and not math.isfinite(v) else ""
+                self.error(node, f"{what} must be a number of seconds, {rng} and at most {hi:g}; "
+                                 f"got {node_text(node)}{nan}")
             return None
         return float(v)
 
@@ -138,6 +239,11 @@ class Reader:
                 self.error(node, f"{what} must be one of {' | '.join(choices)}; got {node_text(node)}")
             return None
         return v
+
+
+def has_word(text: str) -> bool:
+    """Something an engine can say: a letter or a digit ({rep} counts, it becomes a numeral)."""
+    return any(ch.isalnum() for ch in text)
 
 
 def node_text(node: yaml.Node) -> str:
