@@ -556,3 +556,17 @@ def test_remove_takes_only_the_log_its_own_entry_wrote(user, tmp_path, isolated)
     theirs.write_text("not written by this schedule\n")
     run_cli("schedule", "remove", sid, env={"XDG_STATE_HOME": str(elsewhere)}, check=0)
     assert not log.exists() and theirs.read_text() == "not written by this schedule\n"
+
+
+# ---------------------------------------------------------------- numbers an entry must never hold
+
+
+@pytest.mark.parametrize("option", [("--pace", "nan"), ("--pace", "inf"), ("--minutes", "nan"),
+                                    ("--minutes", "inf"), ("--pace", "-inf")])
+def test_nan_and_infinity_never_reach_an_entry(user, tmp_path, option):
+    install(user, FOREIGN)
+    for dry in (("--dry-run",), ()):
+        p = add("--at", "07:00", "first", "--to", tmp_path / "phone", *option, *dry, check=2)
+        assert option[0] in p.stderr.strip().splitlines()[-1]  # click's usage lines come first
+        assert "Would schedule" not in p.stdout and "Traceback" not in p.stderr
+    assert table(user) == FOREIGN
