@@ -503,6 +503,8 @@ def test_a_crontab_with_a_line_cron_refuses_is_listed_and_never_half_written(use
     sid = added_id(add("--at", "06:30", "first", "--to", tmp_path / "phone"))
     odd = "MAILTO=\n" + FOREIGN + table(user)
     spool = Path("/var/spool/cron/crontabs") / user  # as another cron's `crontab` installed it
+    if not spool.parent.is_dir():
+        pytest.skip("needs Debian's cron spool folder, /var/spool/cron/crontabs")
     spool.write_text(odd)
     assert table(user) == odd
 

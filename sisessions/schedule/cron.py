@@ -120,7 +120,7 @@ def ours(text: str) -> dict[str, str]:
     return found
 
 
-def changed(text: str, changes: dict[str, str | None], added: list[str] = ()) -> str:
+def changed(text: str, changes: dict[str, str | None], added: tuple[str, ...] | list[str] = ()) -> str:
     """The crontab with our lines in `changes` replaced (or dropped, for None) and `added`
     appended; every other line is kept as it was."""
     out = []
