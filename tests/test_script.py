@@ -403,3 +403,51 @@ def test_the_3_hour_limit_still_blames_the_script_when_it_is_too_long_as_written
         "title: Slow\nsteps:\n  - repeat:\n      times: 40\n      steps:\n        - pause: 300\n")
     proc = cli("--scripts", lib, "show", "slow", "--pace", "3", check=2)
     assert proc.stderr.startswith(f"{lib / 'patterns' / 'slow.yaml'}:3: the session would last more than 3 hours")
+
+
+# ---------------------------------------------------------------- issue 10 item 8: long lines
+
+
+def test_a_very_long_unpunctuated_line_synthesizes_with_espeak(tmp_path):
+    """espeak-ng crashed (SIGSEGV, 3 times in 3 here) on this line as one utterance. Every phrase
+    goes to a real espeak worker process as speech.py sends them, and each gives speech."""
+    import wave
+
+    import numpy as np
+
+    from sisessions.voice import phrasing
+    from sisessions.voice.engines.base import Worker, engine_timeout, get_engine
+
+    words = "slowly let your knees fall to the side and breathe".split()
+    text = " ".join(words[i % len(words)] for i in range(10_000))  # 51,000 characters, no stop
+    phrases = phrasing.split(text)
+    assert " ".join(p.text for p in phrases) == text
+    assert max(len(p.text) for p in phrases) <= phrasing.MAX_PHRASE_CHARS
+    worker = Worker(get_engine("espeak").settings(None, 110))
+    try:
+        for i, p in enumerate(phrases):
+            out = tmp_path / f"{i}.wav"
+            worker.request({"op": "synth", "text": p.text, "out": str(out)}, engine_timeout(p.text))
+            with wave.open(str(out)) as w:
+                x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2") / 32768.0
+                seconds = w.getnframes() / w.getframerate()
+            n = len(p.text.split())
+            assert n * 60 / 400 < seconds < n * 60 / 100, (i, n, seconds)  # speech, at a speaking pace
+            assert np.sqrt((x ** 2).mean()) > 0.01
+    finally:
+        worker.close()
+
+
+@pytest.mark.parametrize("text,longest", [
+    ("a" * 450 + " ok", 200),            # one "word" longer than a phrase is cut inside
+    ("Rest. " + "- " * 400 + "end", 200),  # a run with nothing to say stays within the bound
+    (" ".join(["word"] * 41), 105),       # 204 characters: two near-equal pieces, not 200 + 4
+])
+def test_no_phrase_is_longer_than_an_engine_can_take(text, longest):
+    from sisessions.voice import phrasing
+
+    phrases = phrasing.split(text)
+    assert max(len(p.text) for p in phrases) <= longest
+    assert all(any(ch.isalnum() for ch in p.text) for p in phrases)
+    assert phrasing.split("Lie down, and rest.") == (phrasing.Phrase("Lie down,", "comma"),
+                                                    phrasing.Phrase("and rest.", "end"))

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 # when a space follows: "1,000" and "e.g.," stay whole enough, and no text is ever lost.
 _BREAK = re.compile(r"[,;:.!?][\"'’”)\]]*\s+")
 SENTENCE_END = ".!?"
+# The most one phrase may hold. espeak-ng crashed (SIGSEGV) on one unpunctuated utterance of
+# ~25,000 characters, and a calm voice never speaks 35 words without a pause anyway; the
+# longest phrase of the built-in scripts has 64 characters, so no written line is changed.
+# A longer run is cut at spaces into near-equal pieces with a comma's pause between them.
+MAX_PHRASE_CHARS = 200
 
 # The spoken part of a line runs this much faster than the requested rate; the silences
 # make up the rest. Engines calibrate their own speed setting to it (engines/*.py). At 1.75
@@ -55,7 +60,7 @@ def split(text: str) -> tuple[Phrase, ...]:
             merged[-1] += " " + p
         else:
             merged.append(p)
-    parts = merged
+    parts = [piece for p in merged for piece in _cut(p)]
     if not parts:
         return (Phrase(text.strip(), "end"),)
     out = []
@@ -66,6 +71,35 @@ def split(text: str) -> tuple[Phrase, ...]:
             kind = "sentence" if p.rstrip("\"'’”)]")[-1:] in SENTENCE_END else "comma"
         out.append(Phrase(p, kind))
     return tuple(out)
+
+
+def _cut(part: str, limit: int = MAX_PHRASE_CHARS) -> list[str]:
+    """A phrase longer than `limit` as near-equal pieces cut at spaces, each within `limit`
+    (a single longer "word" is cut inside). A piece with nothing to say joins the one before
+    when it fits, else it is left out: it is silence either way, and an engine handed it
+    alone would make no audio."""
+    if len(part) <= limit:
+        return [part]
+    tokens = []
+    for w in part.split():
+        tokens += [w[i:i + limit] for i in range(0, len(w), limit)]
+    # Aim a little under the limit so that the pieces come out near-equal (a piece passes
+    # the aim by at most one word), not full ones and a stub at the end.
+    goal = len(part) / -(-len(part) // (limit * 9 // 10))
+    pieces: list[str] = []
+    for t in tokens:
+        if pieces and len(pieces[-1]) + 1 + len(t) <= limit and (
+                len(pieces[-1]) < goal or not _speaks(t)):
+            pieces[-1] += " " + t
+        else:
+            pieces.append(t)
+    out: list[str] = []
+    for p in pieces:
+        if _speaks(p) or not out:
+            out.append(p)
+        elif len(out[-1]) + 1 + len(p) <= limit:
+            out[-1] += " " + p
+    return [p for p in out if _speaks(p)] or out[:1]
 
 
 def _speaks(piece: str) -> bool:
