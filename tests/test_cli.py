@@ -115,3 +115,23 @@ def test_plain_pip_install_finds_the_builtin_library(tmp_path):
     where = subprocess.run([sys.executable, "-c", "import sisessions.paths as p; print(p.builtin_scripts())"],
                            cwd=tmp_path, env=env, capture_output=True, text=True).stdout
     assert where.startswith(str(target))
+
+
+NOT_NUMBERS = [
+    ["show", "towel", "--pace", "nan"],
+    ["export", "towel", "--pace", "NaN", "-o", "{tmp}/towel.mp3"],
+    ["synth", "towel", "--minutes", "nan"],
+    ["show", "towel", "--minutes", "inf"],
+    ["export", "towel", "--bed-level", "nan", "-o", "{tmp}/towel.mp3"],
+    ["play", "towel", "--delay", "nan"],
+    ["schedule", "add", "towel", "--at", "07:00", "--pace", "nan", "--dry-run"],
+]
+
+
+@pytest.mark.parametrize("args", NOT_NUMBERS, ids=lambda a: " ".join(a))
+def test_nan_and_infinity_options_are_exit_2(args, tmp_path):
+    """Issue 10 item 9: NaN passes FloatRange's checks (every comparison with it is false)."""
+    proc = run_cli(*(a.format(tmp=tmp_path) for a in args), check=2)
+    option = next(a for a in args if a.startswith("--") and a != "--at")
+    assert f"'{option}'" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not list(tmp_path.glob("*.mp3"))
