@@ -1,8 +1,9 @@
 """Loaders: one YAML file to a checked pattern, session or programme."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -117,8 +118,12 @@ def _step(r: Reader, node: yaml.Node, *, sided: bool, depth: int) -> Step | None
 PATTERN_KEYS = ("title", "stage", "about", "sided", "repetitions", "steps")
 
 
-def load_pattern(path: Path, problems: list[Problem] | None = None) -> Pattern | None:
-    """Read one pattern file; problems are appended (or raised as ScriptError when none given)."""
+def _load(path: Path, problems: list[Problem] | None, kind: str, keys: tuple[str, ...],
+          required: tuple[str, ...], build: Callable, partial: bool = False):
+    """The skeleton every loader shares: read the file with marks, check its id, refuse an empty
+    file, check its top-level keys, then `build(reader, mapping, node, id, path, before)`.
+    Problems are appended (or raised as ScriptError when none were given); with `partial`, what
+    could be built is returned even when the file has problems."""
     own = problems is None
     problems = [] if own else problems
     before = len(problems)
@@ -126,25 +131,35 @@ def load_pattern(path: Path, problems: list[Problem] | None = None) -> Pattern |
     r = Reader(path, problems)
     ident = check_id(path, problems)
     node = r.compose()
-    pattern = None
+    obj = None
     if node is None and len(problems) == before:
-        problems.append(Problem(path, 1, "the file is empty; a pattern needs title and steps"))
+        problems.append(Problem(path, 1, f"the file is empty; {kind} needs {' and '.join(required)}"))
     elif node is not None:
-        m = r.mapping(node, "a pattern", PATTERN_KEYS, ("title", "steps"))
+        m = r.mapping(node, kind, keys, required)
         if m is not None:
-            get = lambda k: m[k][1] if k in m else None  # noqa: E731
-            title = r.text(get("title"), "title") if "title" in m else None
-            stage = r.choice(get("stage"), "stage", STAGES) if "stage" in m else None
-            about = r.text(get("about"), "about") if "about" in m else None
-            sided = r.boolean(get("sided"), "sided") if "sided" in m else False
-            reps = r.integer(get("repetitions"), "repetitions", 1, 100) if "repetitions" in m else None
-            steps = _steps(r, get("steps"), sided=bool(sided), depth=0) if "steps" in m else ()
-            if len(problems) == before:
-                pattern = Pattern(id=ident, path=str(path), title=title, steps=steps, stage=stage,
-                                  about=about, sided=bool(sided), repetitions=reps, loc=r.loc(node))
+            obj = build(r, m, node, ident, path, before)
     if own and len(problems) > before:
         raise ScriptError(problems)
-    return pattern if len(problems) == before else None
+    return obj if len(problems) == before or partial else None
+
+
+def load_pattern(path: Path, problems: list[Problem] | None = None) -> Pattern | None:
+    """Read one pattern file; problems are appended (or raised as ScriptError when none given)."""
+    return _load(path, problems, "a pattern", PATTERN_KEYS, ("title", "steps"), _pattern)
+
+
+def _pattern(r: Reader, m: dict, node: yaml.Node, ident: str, path: Path, before: int) -> Pattern | None:
+    get = lambda k: m[k][1] if k in m else None  # noqa: E731
+    title = r.text(get("title"), "title") if "title" in m else None
+    stage = r.choice(get("stage"), "stage", STAGES) if "stage" in m else None
+    about = r.text(get("about"), "about") if "about" in m else None
+    sided = r.boolean(get("sided"), "sided") if "sided" in m else False
+    reps = r.integer(get("repetitions"), "repetitions", 1, 100) if "repetitions" in m else None
+    steps = _steps(r, get("steps"), sided=bool(sided), depth=0) if "steps" in m else ()
+    if len(r.problems) == before:
+        return Pattern(id=ident, path=str(path), title=title, steps=steps, stage=stage,
+                          about=about, sided=bool(sided), repetitions=reps, loc=r.loc(node))
+    return None
 
 
 # ---------------------------------------------------------------- sessions
@@ -198,58 +213,45 @@ def _bed(r: Reader, node: yaml.Node, path: Path) -> str | None:
 def load_session(path: Path, problems: list[Problem] | None = None, partial: bool = False) -> Session | None:
     """Read one session file. With `partial`, a session is returned even when the file has
     problems (holding what could be read), so that `validate` can still check its items."""
-    own = problems is None
-    problems = [] if own else problems
-    before = len(problems)
-    path = Path(path)
-    r = Reader(path, problems)
-    ident = check_id(path, problems)
-    node = r.compose()
-    session = None
-    if node is None and len(problems) == before:
-        problems.append(Problem(path, 1, "the file is empty; a session needs title and items"))
-    elif node is not None:
-        m = r.mapping(node, "a session", SESSION_KEYS, ("title", "items"))
-        if m is not None:
-            kw: dict[str, Any] = {}
-            for key in ("title", "about", "intro", "outro"):
-                if key in m:
-                    kw[key] = r.text(m[key][1], key, spoken=key in ("intro", "outro"))
-                    if key in ("intro", "outro") and kw[key]:
-                        check_placeholders(r, m[key][1], kw[key], sided=False, in_repeat=False, allow_any=False)
-            if "rest_between" in m:
-                kw["rest_between"] = r.number(m["rest_between"][1], "rest_between", 0, 600)
-            if "chime" in m:
-                kw["chime"] = r.boolean(m["chime"][1], "chime")
-            if "bed" in m:
-                kw["bed"] = _bed(r, m["bed"][1], path)
-            if "breath" in m:
-                bm = r.mapping(m["breath"][1], "breath", ("in", "out"))
-                if bm is not None:
-                    if "in" in bm:
-                        kw["breath_in"] = r.number(bm["in"][1], "breath in", 0, 60, lo_open=True)
-                    if "out" in bm:
-                        kw["breath_out"] = r.number(bm["out"][1], "breath out", 0, 60, lo_open=True)
-            items: list[Item] = []
-            items_loc = None
-            if "items" in m:
-                inode = m["items"][1]
-                items_loc = r.loc(m["items"][0])
-                if not isinstance(inode, yaml.SequenceNode) or not inode.value:
-                    r.error(inode, "items must be a non-empty list of pattern ids")
-                else:
-                    for n in inode.value:
-                        it = _item(r, n)
-                        if it is not None:
-                            items.append(it)
-            if len(problems) == before or partial:
-                read = {k: v for k, v in kw.items() if v is not None}
-                read.setdefault("title", "")
-                session = Session(id=ident, path=str(path), items=tuple(items), loc=r.loc(node),
-                                  items_loc=items_loc, **read)
-    if own and len(problems) > before:
-        raise ScriptError(problems)
-    return session if len(problems) == before or partial else None
+    return _load(path, problems, "a session", SESSION_KEYS, ("title", "items"), _session, partial)
+
+
+def _session(r: Reader, m: dict, node: yaml.Node, ident: str, path: Path, before: int) -> Session:
+    kw: dict[str, Any] = {}
+    for key in ("title", "about", "intro", "outro"):
+        if key in m:
+            kw[key] = r.text(m[key][1], key, spoken=key in ("intro", "outro"))
+            if key in ("intro", "outro") and kw[key]:
+                check_placeholders(r, m[key][1], kw[key], sided=False, in_repeat=False, allow_any=False)
+    if "rest_between" in m:
+        kw["rest_between"] = r.number(m["rest_between"][1], "rest_between", 0, 600)
+    if "chime" in m:
+        kw["chime"] = r.boolean(m["chime"][1], "chime")
+    if "bed" in m:
+        kw["bed"] = _bed(r, m["bed"][1], path)
+    if "breath" in m:
+        bm = r.mapping(m["breath"][1], "breath", ("in", "out"))
+        if bm is not None:
+            if "in" in bm:
+                kw["breath_in"] = r.number(bm["in"][1], "breath in", 0, 60, lo_open=True)
+            if "out" in bm:
+                kw["breath_out"] = r.number(bm["out"][1], "breath out", 0, 60, lo_open=True)
+    items: list[Item] = []
+    items_loc = None
+    if "items" in m:
+        inode = m["items"][1]
+        items_loc = r.loc(m["items"][0])
+        if not isinstance(inode, yaml.SequenceNode) or not inode.value:
+            r.error(inode, "items must be a non-empty list of pattern ids")
+        else:
+            for n in inode.value:
+                it = _item(r, n)
+                if it is not None:
+                    items.append(it)
+    read = {k: v for k, v in kw.items() if v is not None}
+    read.setdefault("title", "")
+    return Session(id=ident, path=str(path), items=tuple(items), loc=r.loc(node), items_loc=items_loc,
+                   **read)
 
 
 def session_for_pattern(p: Pattern) -> Session:
@@ -279,53 +281,47 @@ def looks_like_session(path: Path) -> bool:
 
 def load_program(path: Path, problems: list[Problem] | None = None, library=None) -> Program | None:
     """Read a programme; with a library, also check that every session it names exists."""
-    own = problems is None
-    problems = [] if own else problems
-    before = len(problems)
-    path = Path(path)
-    r = Reader(path, problems)
-    ident = check_id(path, problems)
-    node = r.compose()
-    prog = None
-    if node is None and len(problems) == before:
-        problems.append(Problem(path, 1, "the file is empty; a programme needs title and stages"))
-    elif node is not None:
-        m = r.mapping(node, "a programme", ("title", "about", "stages", "then"), ("title", "stages"))
-        if m is not None:
-            title = r.text(m["title"][1], "title") if "title" in m else None
-            about = r.text(m["about"][1], "about") if "about" in m else None
-            then = None
-            refs: list[tuple[str, Loc]] = []
-            if "then" in m:
-                then = r.typed(m["then"][1])
-                if then is None or not ID_RE.match(then):
-                    r.error(m["then"][1], "then must be a session id")
-                else:
-                    refs.append((then, r.loc(m["then"][1])))
-            stages = []
-            snode = m["stages"][1] if "stages" in m else None
-            if snode is not None:
-                if not isinstance(snode, yaml.SequenceNode) or not snode.value:
-                    r.error(snode, "stages must be a non-empty list of {session, days}")
-                else:
-                    for n in snode.value:
-                        sm = r.mapping(n, "a stage", ("session", "days"), ("session", "days"))
-                        if not sm or "session" not in sm or "days" not in sm:
-                            continue
-                        sid = r.typed(sm["session"][1])
-                        days = r.integer(sm["days"][1], "days", 1, 365)
-                        if not isinstance(sid, str) or not ID_RE.match(sid):
-                            r.error(sm["session"][1], "session must be a session id")
-                            continue
-                        if days is not None:
-                            stages.append(Stage(sid, days, r.loc(n)))
-                            refs.append((sid, r.loc(sm["session"][1])))
-            if library is not None:
-                for sid, loc in refs:
-                    if sid not in library.sessions:
-                        problems.append(loc.problem(f"unknown session '{sid}'"))
-            if len(problems) == before:
-                prog = Program(ident, str(path), title, tuple(stages), about, then)
-    if own and len(problems) > before:
-        raise ScriptError(problems)
-    return prog if len(problems) == before else None
+    build = functools.partial(_program, library=library)
+    return _load(path, problems, "a programme", PROGRAM_KEYS, ("title", "stages"), build)
+
+
+PROGRAM_KEYS = ("title", "about", "stages", "then")
+
+
+def _program(r: Reader, m: dict, node: yaml.Node, ident: str, path: Path, before: int,
+             library=None) -> Program | None:
+    title = r.text(m["title"][1], "title") if "title" in m else None
+    about = r.text(m["about"][1], "about") if "about" in m else None
+    then = None
+    refs: list[tuple[str, Loc]] = []
+    if "then" in m:
+        then = r.typed(m["then"][1])
+        if then is None or not ID_RE.match(then):
+            r.error(m["then"][1], "then must be a session id")
+        else:
+            refs.append((then, r.loc(m["then"][1])))
+    stages = []
+    snode = m["stages"][1] if "stages" in m else None
+    if snode is not None:
+        if not isinstance(snode, yaml.SequenceNode) or not snode.value:
+            r.error(snode, "stages must be a non-empty list of {session, days}")
+        else:
+            for n in snode.value:
+                sm = r.mapping(n, "a stage", ("session", "days"), ("session", "days"))
+                if not sm or "session" not in sm or "days" not in sm:
+                    continue
+                sid = r.typed(sm["session"][1])
+                days = r.integer(sm["days"][1], "days", 1, 365)
+                if not isinstance(sid, str) or not ID_RE.match(sid):
+                    r.error(sm["session"][1], "session must be a session id")
+                    continue
+                if days is not None:
+                    stages.append(Stage(sid, days, r.loc(n)))
+                    refs.append((sid, r.loc(sm["session"][1])))
+    if library is not None:
+        for sid, loc in refs:
+            if sid not in library.sessions:
+                r.problems.append(loc.problem(f"unknown session '{sid}'"))
+    if len(r.problems) == before:
+        return Program(ident, str(path), title, tuple(stages), about, then)
+    return None
