@@ -2,7 +2,7 @@
 # Set up sisessions in ./.venv on Debian or Ubuntu (Python 3.11+). Installs from Debian's
 # packages only what is missing (as root, or through sudo), then the package itself.
 #   bash setup.sh          the program and its voices
-#   bash setup.sh --test   also what the tests use: PulseAudio, cron, espeak-ng, sox, ffmpeg,
+#   bash setup.sh --test   also what the tests use: PulseAudio, D-Bus and playerctl, cron, espeak-ng, sox, ffmpeg,
 #                          Chromium and its driver (the companion page)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,7 +15,7 @@ if [ ! -x .venv/bin/python ] && ! python3 -m venv .venv >/dev/null 2>&1; then
   debs+=(python3-venv)
 fi
 if [ "$mode" = "--test" ]; then
-  for p in pulseaudio pulseaudio-utils cron espeak-ng sox ffmpeg libasound2-dev gcc python3-dev chromium chromium-driver; do
+  for p in pulseaudio pulseaudio-utils dbus playerctl cron espeak-ng sox ffmpeg libasound2-dev gcc python3-dev chromium chromium-driver; do
     dpkg -s "$p" >/dev/null 2>&1 || debs+=("$p")
   done
 fi

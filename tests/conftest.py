@@ -29,6 +29,7 @@ def isolated(tmp_path, monkeypatch, shared_cache):
     monkeypatch.setenv("SISESSIONS_CACHE", str(shared_cache))
     monkeypatch.setenv("SISESSIONS_DEBUG", "1")  # unexpected exceptions raise in tests
     monkeypatch.delenv("SISESSIONS_SCRIPTS", raising=False)
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)  # never the real session bus
     return home
 
 

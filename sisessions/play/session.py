@@ -122,6 +122,9 @@ class Session:
         self.feeder = Feeder(self.program, self.clips, self.start, after_preroll=target)
         self.view = View(self.program, self.feeder, s.title)
         self.controller = Controller(self.program, self.feeder)
+        self.remote = None             # the MPRIS service (play.mpris), when a session bus exists
+        self._remote_note: str | None = None
+        self._noted: str | None = None
 
     def run(self) -> Outcome:
         from sisessions.play.device import NoOutput, open_player, quiet_c_stderr
@@ -135,15 +138,27 @@ class Session:
                     f"no audio output could be opened ({e}); to listen anyway, write the session to "
                     f"an MP3 with `sisessions export {self.name}` and play that file") from e
             self.controller.latency_frames = int(player.latency * RATE)
+            remote = None
             try:
                 self.clips.start()
                 player.start(self.feeder)
+                remote = self._remote()
                 ending = self._loop(player)
             finally:
                 self.feeder.stop()
                 player.close()
                 self.clips.stop()
+                if remote is not None:
+                    remote.close()
         return self._outcome(ending)
+
+    def _remote(self):
+        """MPRIS, started after the first frames are asked for so it never delays the sound."""
+        from sisessions.play import mpris
+
+        self.remote = mpris.start(self.program, self.feeder, self.controller, self.prepared.session.title)
+        self._remote_note = mpris.NO_BUS if self.remote is None else None
+        return self.remote
 
     def _loop(self, player) -> Ending:
         keys = None
@@ -181,6 +196,7 @@ class Session:
                 time.sleep(TICK if self.out.isatty() else 0.2)
             if self.controller.stopped:
                 return Ending.STOPPED
+            self._debug_note(display)
             while self.feeder.started:
                 display.event(self.feeder.started.popleft())
             if self.clips.error is not None:
@@ -198,6 +214,14 @@ class Session:
             if not player.alive():
                 self.feeder.stop()
                 return Ending.LOST
+
+    def _debug_note(self, display) -> None:
+        """Under --debug, one line when MPRIS is not there (no bus) or its bus went away."""
+        note = self._remote_note or (self.remote.note if self.remote is not None else None)
+        if note and note != self._noted:
+            self._noted = note
+            if self.debug:
+                display.note(note)
 
     # -- the end
     def _where(self) -> tuple[str | None, str]:
