@@ -2,11 +2,13 @@
 audio, and peak memory, at several lengths; beside it a naive pydub build (`seg +=`).
 
     .venv/bin/python benchmarks/export.py [--minutes 10 30 60 90] [--engine piper] [--runs 3] [--no-pydub]
+                                          [--bed brown|drone|FILE]
 
 Prints one row per length (medians of --runs interleaved runs; the session lengths are the
 real ones, which come out somewhat longer than asked). The "export" is the whole command
 (start-up, planning, tags, chapters and transcript sidecars included); "ffmpeg" is Debian's
-ffmpeg encoding the same session's WAV to MP3 at the same bitrate. Never run as a test.
+ffmpeg encoding the same session's WAV to MP3 at the same bitrate (with --bed, both the WAV
+and the measured export carry the bed, so ffmpeg encodes the same audio). Never run as a test.
 """
 from __future__ import annotations
 
@@ -112,6 +114,7 @@ def main() -> None:
     ap.add_argument("--engine", default="piper")
     ap.add_argument("--no-pydub", action="store_true")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--bed", default=None, help="export with this bed (the ffmpeg baseline gets the same audio)")
     a = ap.parse_args()
     from sisessions.audio import ffmpeg_exe
 
@@ -119,7 +122,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         env = {**os.environ, "SISESSIONS_CACHE": str(tmp / "cache")}
-        print(f"engine {a.engine}; ffmpeg {ffmpeg}")
+        bed = ["--bed", a.bed] if a.bed else []
+        print(f"engine {a.engine}; ffmpeg {ffmpeg}; bed {a.bed or 'none'}")
         print(f"{'minutes':>7} {'export s':>9} {'ffmpeg s':>9} {'ratio':>6} {'peak MB':>8} {'ffmpeg MB':>9}"
               f" {'pydub s':>8} {'pydub MB':>9}")
         for m in a.minutes:
@@ -130,12 +134,13 @@ def main() -> None:
                            check=True, env=env, capture_output=True)
             out, wav = tmp / "out.mp3", tmp / "out.wav"
             subprocess.run([sys.executable, "-m", "sisessions", *base, "export", "bench", "--engine", a.engine,
-                            "-o", str(wav)], check=True, env=env, capture_output=True)
+                            "-o", str(wav), *bed], check=True, env=env, capture_output=True)
             length = (wav.stat().st_size - 44) / 2 / 22050 / 60
             # interleaved runs, medians: this machine's timings wander by 10-20 % run to run
             runs, ffs = [], []
             for _ in range(a.runs):
-                runs.append(run_child(CHILD, [*base, "export", "bench", "--engine", a.engine, "-o", str(out)], env))
+                runs.append(run_child(CHILD, [*base, "export", "bench", "--engine", a.engine, "-o", str(out), *bed],
+                                      env))
                 ffs.append(ffmpeg_baseline(wav, tmp / "ff.mp3", ffmpeg))
             r = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
             ff = statistics.median(ffs)
