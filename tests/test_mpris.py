@@ -8,6 +8,7 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,7 +158,8 @@ def test_playerctl_lists_it_reads_it_and_stop_ends_the_session_as_stopped(pulse,
     assert int(playerctl("metadata", "mpris:length")) == pytest.approx(planned_us("reach"), abs=1000)
     assert playerctl("metadata", "mpris:trackid") == "'/org/sisessions/track/item1'"
     art = playerctl("metadata", "mpris:artUrl")
-    assert art.startswith("file:///") and open(art[len("file://"):], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert art.startswith("file:///")
+    assert Path(art[len("file://"):]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert playerctl("status") == "Playing"
     subprocess.run(["playerctl", "-p", "sisessions", "stop"], env=child_env(), check=True, timeout=10)
     rc, out, err = p.finish()
@@ -411,6 +413,6 @@ def test_sigterm_still_ends_cleanly_with_mpris(pulse, warm, bus):
     p.wait_for(SAFETY_START)
     wait_listed()
     p.proc.send_signal(signal.SIGTERM)
-    rc, out, err = p.finish()
+    rc, _, err = p.finish()
     assert rc == 1 and err.startswith("sisessions: Stopped")
     assert np.isfinite(records()[0]["minutes"])

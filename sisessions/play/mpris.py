@@ -353,7 +353,7 @@ class Mpris:
                 player.Seeked(us(self.track.now()[3]))
             try:
                 await asyncio.wait_for(self._wake.wait(), POLL)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wake.clear()
 
