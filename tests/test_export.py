@@ -195,6 +195,62 @@ def test_sigterm_during_synthesis_stops_the_engine_workers(fresh_cache):
     assert not list(fresh_cache.glob("clips/*/.*"))
 
 
+# ---------------------------------------------------------------- the spoken-word norm, once encoded
+
+
+def decode_float(path: Path):
+    """The decoded file as float samples, unclipped: an overshoot above full scale stays visible."""
+    import numpy as np
+
+    raw = subprocess.run(["/usr/bin/ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1",
+                          "-ar", str(RATE), "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, dtype="<f4").astype(np.float64)
+
+
+def true_peak_db(x, block=RATE * 10, pad=256) -> float:
+    """loudness.true_peak over 10 s blocks (with overlap): a whole hour in one FFT would need GBs."""
+    from sisessions.voice import loudness
+
+    return max(loudness.true_peak(x[max(0, i - pad):i + block + pad]) for i in range(0, len(x), block))
+
+
+def ebur128_integrated(path: Path) -> float:
+    import re
+
+    err = subprocess.run(["/usr/bin/ffmpeg", "-nostats", "-v", "info", "-i", str(path), "-af", "ebur128",
+                          "-f", "null", "-"], capture_output=True, text=True).stderr
+    return float(re.findall(r"I:\s+(-?[\d.]+) LUFS", err)[-1])
+
+
+def builtin_sessions() -> list[str]:
+    from sisessions import paths
+
+    return sorted(f.stem for f in (paths.builtin_scripts() / "sessions").glob("*.yaml"))
+
+
+# The encoder's overshoot depends on everything encoded before a line (one clip measured -2.3
+# or -1.2 dBTP depending on where encoding began), so only whole exports show it, and the bar
+# is the norm's -1 dBTP less 0.5 dB: these exports are a sample of the files users will make.
+NORM_DBTP, SPARE_DB = -1.0, 0.5
+
+
+@pytest.mark.parametrize("engine", ["espeak", "piper"])
+def test_every_builtin_session_meets_the_spoken_word_norm_once_encoded(tmp_path, engine):
+    """True peak <= -1 dBTP (with 0.5 dB to spare) and -16 +-1 LUFS, on the MP3 itself.
+
+    Every built-in session with espeak; with the default voice (Piper, slower to synthesize)
+    the two shortest. --pace 0.5 keeps every line and halves the silences; sides alternate."""
+    sessions = builtin_sessions() if engine == "espeak" else ["check", "towel"]
+    found = {}
+    for n, session in enumerate(sessions):
+        out = tmp_path / f"{session}.mp3"
+        run_cli("export", session, "--side", ("left", "right")[n % 2], "--engine", engine, "--pace", "0.5",
+                "--no-sidecars", "-o", out, check=0)
+        found[session] = (round(true_peak_db(decode_float(out)), 2), ebur128_integrated(out))
+    assert all(tp <= NORM_DBTP - SPARE_DB for tp, _ in found.values()), found
+    assert all(abs(lufs + 16) <= 1 for _, lufs in found.values()), found
+
+
 def test_disk_full_is_one_sentence_and_no_file(tmp_path):
     mnt = tmp_path / "small"
     mnt.mkdir()
