@@ -141,6 +141,19 @@ def test_clear_removes_only_clips_and_names_the_rest(fresh_cache):
     assert not any(c.exists() for c in clips)
 
 
+def test_clear_removes_converted_beds_too_and_counts_them(tmp_path):
+    c = Cache(tmp_path / "cache")
+    c.put(Cache.key(BASE, "Rest."), b"\x01\x00" * 1000)
+    beds = c.root / "beds"
+    beds.mkdir()
+    for name in ("0123456789abcdef0123456789abcdef.s16", "0123456789abcdef0123456789abcdef.json"):
+        (beds / name).write_bytes(b"bed")
+    (beds / "rain.flac").write_bytes(b"yours")
+    proc = run_cli("--cache-dir", c.root, "cache", "clear", check=0)
+    assert proc.stdout.splitlines() == [f"Removed 1 clip and 2 converted bed files from {c.root}.",
+                                        "Left 1 file that is not a clip: beds/rain.flac."]
+
+
 def test_a_folder_that_never_was_a_cache_is_refused(tmp_path):
     photos = tmp_path / "Pictures"
     (photos / "clips" / "2019").mkdir(parents=True)

@@ -77,7 +77,8 @@ def cache_clear(ctx):
 
     c = Cache(paths.cache_dir(ctx.obj["cache_dir"]))
     done = c.clear()
-    click.echo(f"Removed {done.removed} clip{'s' if done.removed != 1 else ''} from {c.root}.")
+    beds = f" and {done.beds} converted bed file{'s' if done.beds != 1 else ''}" if done.beds else ""
+    click.echo(f"Removed {done.removed} clip{'s' if done.removed != 1 else ''}{beds} from {c.root}.")
     if done.left:
         click.echo(describe_left(done.left, c.root))
 

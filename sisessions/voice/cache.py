@@ -33,6 +33,9 @@ MARKER_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                "# For information about cache directory tags see https://bford.info/cachedir/\n")
 # KEY.SUM.wav; KEY.wav is an entry of an earlier version (no checksum: always a miss).
 ENTRY = re.compile(r"^([0-9a-f]{64})(?:\.([0-9a-f]{16}))?\.wav$")
+# ROOT/beds/: audio files given to --bed, converted once (output/bed.py): HASH.s16 and HASH.json
+BEDS = "beds"
+BED_ENTRY = re.compile(r"^[0-9a-f]{32}\.(s16|json)$")
 
 
 class NotACache(SisessionsError):
@@ -48,6 +51,7 @@ def checksum(samples: bytes) -> str:
 @dataclass(frozen=True)
 class Cleared:
     removed: int                  # clips removed
+    beds: int                     # converted bed files removed
     left: tuple[Path, ...]        # what is not a clip and was left where it was
 
 
@@ -114,13 +118,16 @@ class Cache:
         except FileNotFoundError:
             return out
         for e in top:
-            if e.name == "clips" and e.is_dir(follow_symlinks=False):
+            if e.name in ("clips", BEDS) and e.is_dir(follow_symlinks=False):
                 continue
             if e.name == MARKER and self.is_marked():
                 continue
             if PART_NAME.match(e.name) and e.name.startswith(f".{MARKER}."):
                 continue  # the marker being written by another process
             out.append(Path(e.path))
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            out += [Path(f.path) for f in sorted(os.scandir(self.root / BEDS), key=lambda e: e.name)
+                    if not _ours_bed(f)]
         try:
             subs = sorted(os.scandir(self.clips), key=lambda e: e.name)
         except (FileNotFoundError, NotADirectoryError):
@@ -168,7 +175,7 @@ class Cache:
     def clear(self) -> Cleared:
         """Remove every clip (and parts a killed run left); leave and report anything else."""
         if not self.root.exists():
-            return Cleared(0, ())
+            return Cleared(0, 0, ())
         self.claim()  # refuses a folder that was never a cache
         n = 0
         if self.clips.is_dir():
@@ -185,7 +192,18 @@ class Cache:
                     d.rmdir()  # only when empty
             with contextlib.suppress(OSError):
                 self.clips.rmdir()
-        return Cleared(n, tuple(self.foreign()))
+        beds = 0
+        folder = self.root / BEDS
+        if folder.is_dir() and not folder.is_symlink():
+            clean_stale_parts(folder)
+            for f in folder.iterdir():
+                if BED_ENTRY.match(f.name) and f.is_file() and not f.is_symlink():
+                    with contextlib.suppress(FileNotFoundError):
+                        f.unlink()
+                        beds += 1
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        return Cleared(n, beds, tuple(self.foreign()))
 
 
 def _ours(f: os.DirEntry, sub: str) -> bool:
@@ -198,6 +216,14 @@ def _ours(f: os.DirEntry, sub: str) -> bool:
     return bool(PART_NAME.match(f.name)) and bool(ENTRY.match(f.name[1:].split(".wav.")[0] + ".wav"))
 
 
+def _ours_bed(f: os.DirEntry) -> bool:
+    if f.is_symlink():
+        return False
+    if BED_ENTRY.match(f.name):
+        return f.is_file()
+    return bool(PART_NAME.match(f.name)) and bool(BED_ENTRY.match(f.name[1:].rsplit(".", 2)[0]))
+
+
 def _names(paths: list[Path], root: Path, most: int = 3) -> str:
     shown = [str(p.relative_to(root)) for p in paths[:most]]
     more = f" and {len(paths) - most} more" if len(paths) > most else ""
@@ -206,7 +232,8 @@ def _names(paths: list[Path], root: Path, most: int = 3) -> str:
 
 def describe_left(paths: tuple[Path, ...], root: Path) -> str:
     n = len(paths)
-    return f"Left {n} file{'s' if n != 1 else ''} that {'are' if n != 1 else 'is'} not clips: {_names(list(paths), root, 5)}."
+    what = "files that are not clips" if n != 1 else "file that is not a clip"
+    return f"Left {n} {what}: {_names(list(paths), root, 5)}."
 
 
 def clip_frames(path: Path) -> int | None:
