@@ -65,9 +65,10 @@ def child_env() -> dict:
 
 
 def records() -> list[dict]:
+    """The practice log's records as their JSON objects, as a person reading the file sees them."""
     recs, warnings = log.read()
     assert warnings == []
-    return recs
+    return [log.to_json(r) for r in recs]
 
 
 @pytest.fixture
