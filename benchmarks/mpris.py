@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from dbus_fast import Message, MessageType  # noqa: E402
 from dbus_fast.aio import MessageBus  # noqa: E402
 
+from benchmarks import play_start  # noqa: E402
 from tests.audio_server import RATE, PulseServer, Recorder, envelope, loud  # noqa: E402
 
 SCRIPTS = ROOT / "tests" / "fixtures" / "play"
@@ -37,13 +38,8 @@ WIN = RATE // 50
 
 
 def env_for(base: Path, server: PulseServer, cache: Path) -> dict:
-    home = base / "home"
-    for sub in ("config", "data", "state", "cache"):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-    e = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / "config"),
-             XDG_DATA_HOME=str(home / "data"), XDG_STATE_HOME=str(home / "state"),
-             XDG_CACHE_HOME=str(home / "cache"), SISESSIONS_CACHE=str(cache), **server.env)
-    e.pop("SISESSIONS_DEBUG", None)
+    """play_start's isolated environment, with no session bus of the person's own."""
+    e = play_start.env_for(base, server, cache)
     e.pop("DBUS_SESSION_BUS_ADDRESS", None)
     return e
 
