@@ -453,3 +453,53 @@ def test_the_page_plays_jumps_shows_chapters_and_logs_done(comp, ready, tmp_path
     assert lines[0]["completed"] is True
     assert "1 day of first done" in run_cli(*LIBS, "today", env=comp.env, check=0).stdout
     assert "Streak: 1 day in a row" in run_cli(*LIBS, "log", env=comp.env, check=0).stdout
+
+
+# ---------------------------------------------------------------- renders and the command's output
+
+
+def test_renders_keep_the_newest_few_per_session_and_only_their_own_folders(tmp_path):
+    from sisessions.phone import renders as rs
+
+    made = rs.Renders(scripts=(str(FIXTURES / "phone"),), keep=2)
+    mine = rs.root() / "notes.txt"
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    mine.write_text("mine")
+    ids = []
+    for pace in (1.0, 1.25, 1.5):
+        first = made.order(rs.Order(session="short", side="left", pace=pace))
+        assert first["state"] == "working"
+        assert made.order(rs.Order(session="short", side="left", pace=pace))["id"] == first["id"]  # a reload
+        done = made.wait(first["id"])
+        assert done["state"] == "ready", done
+        ids.append(first["id"])
+        time.sleep(0.01)
+    left = sorted(p.name for p in rs.root().iterdir() if not p.name.startswith("."))
+    assert left == sorted(ids[1:] + ["notes.txt"])
+    assert made.state(ids[0])["state"] == "unknown"
+    assert made.file(ids[2], "render.json") is None and made.file(ids[2], "../notes.txt") is None
+
+
+def test_the_command_prints_a_qr_code_in_a_terminal_only(home):
+    import pty
+
+    main, sub = pty.openpty()
+    e = {k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"}
+    e.update(home)
+    proc = subprocess.Popen([sys.executable, "-m", "sisessions", "companion", "--port", "0"],
+                            stdout=sub, stderr=subprocess.PIPE, env=e)
+    os.close(sub)
+    out = b""
+    try:
+        while out.count(b"\n") < 10:
+            ready_to_read, _, _ = select.select([main], [], [], 30)
+            assert ready_to_read, out
+            out += os.read(main, 65536)
+    finally:
+        proc.send_signal(2)
+        proc.wait(15)
+        os.close(main)
+    text = out.decode()
+    assert text.startswith("Open on your phone: http://127.0.0.1:")
+    assert "\u2588" in text or "\u2580" in text or "\u2584" in text  # the QR code's blocks
+    assert b"network" not in proc.stderr.read()  # on 127.0.0.1: no warning
