@@ -177,6 +177,25 @@ def test_part_left_by_sigkill_is_cleaned_by_the_next_export(tmp_path):
         live.communicate("")
 
 
+def test_stale_part_folders_are_cleaned_only_when_asked_and_not_held(tmp_path):
+    """The split sets' temp folders (fileio.temp_dir): the same rule as files, opt-in."""
+    from sisessions.fileio import clean_stale_parts, temp_dir
+
+    stale = tmp_path / ".set.abcd1234.part"
+    (stale / "01-arrive.mp3").parent.mkdir()
+    (stale / "01-arrive.mp3").write_bytes(b"x")
+    theirs = tmp_path / "set.abcd1234.part"                  # not hidden: not a name of ours
+    theirs.mkdir()
+    old = time.time() - 60
+    for d in (stale, theirs):
+        os.utime(d, (old, old))
+    assert clean_stale_parts(tmp_path) == [] and stale.exists()
+    with temp_dir(tmp_path / "live") as live:
+        os.utime(live, (old, old))
+        assert clean_stale_parts(tmp_path, dirs=True) == [stale]
+        assert live.exists() and theirs.exists()
+
+
 def test_sigterm_during_synthesis_stops_the_engine_workers(fresh_cache):
     from tests.conftest import engine_workers_of
 
