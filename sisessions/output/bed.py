@@ -86,8 +86,15 @@ class ArrayLoop(Loop):
         self.samples, self.length = samples, len(samples)
 
     def read(self, start: int, n: int) -> np.ndarray:
-        idx = (start + np.arange(n)) % self.length
-        return self.samples[idx]
+        pos = start % self.length
+        if pos + n <= self.length:  # the usual case: one slice, no copy
+            return self.samples[pos:pos + n]
+        parts, done = [], 0
+        while done < n:
+            k = min(n - done, self.length - pos)
+            parts.append(self.samples[pos:pos + k])
+            done, pos = done + k, 0
+        return np.concatenate(parts)
 
 
 class FileLoop(Loop):
@@ -230,19 +237,28 @@ class Mixer:
         self.down, self.up = int(DUCK_DOWN * RATE), int(DUCK_UP * RATE)
         self.fade_in, self.fade_out = int(FADE_IN * RATE), int(FADE_OUT * RATE)
 
-    def gain(self, a: int, n: int) -> np.ndarray:
+    def gain(self, a: int, n: int) -> np.ndarray | float:
+        """The bed's gain over frames a..a+n: an array, or one number when it is constant
+        (most chunks: inside a silence, or under a line), which spares a 90-minute mix most
+        of its arithmetic."""
         t = np.arange(a, a + n, dtype=np.float64)
-        fade = np.minimum(np.clip((t - self.origin) / self.fade_in, 0, 1),
-                          np.clip((self.total - 1 - t) / self.fade_out, 0, 1))
-        fade = 0.5 - 0.5 * np.cos(np.pi * fade)   # raised cosine: no corner at either end
-        dip = np.zeros(n)
+        if a >= self.origin + self.fade_in and a + n <= self.total - 1 - self.fade_out:
+            fade = 1.0
+        else:
+            fade = np.minimum(np.clip((t - self.origin) / self.fade_in, 0, 1),
+                              np.clip((self.total - 1 - t) / self.fade_out, 0, 1))
+            fade = 0.5 - 0.5 * np.cos(np.pi * fade)   # raised cosine: no corner at either end
+        dip = 0.0
         i = bisect.bisect_right(self.ends, a - self.up)
         while i < len(self.spans) and self.spans[i][0] - self.down < a + n:
             s, e = self.spans[i]
+            if s <= a and a + n <= e:  # wholly under a line
+                return 0.0 if self.duck == 0.0 else self.level * self.duck * fade
             d = np.minimum((t - (s - self.down)) / self.down, ((e + self.up) - t) / self.up)
             dip = np.maximum(dip, np.clip(d, 0, 1))
             i += 1
-        dip = 0.5 - 0.5 * np.cos(np.pi * dip)
+        if not isinstance(dip, float):
+            dip = 0.5 - 0.5 * np.cos(np.pi * dip)
         return self.level * fade * (1.0 - dip * (1.0 - self.duck))
 
     def mix(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -252,8 +268,12 @@ class Mixer:
             n = len(x)
             if n == 0:
                 continue
-            y = x + self.loop.read(pos, n) * self.gain(pos, n) * 32768.0
-            yield np.clip(np.round(y), -32768, 32767).astype("<i2").tobytes()
+            g = self.gain(pos, n)
+            if isinstance(g, float) and g == 0.0:
+                yield chunk  # under a line, or past the end: the voice alone, untouched
+            else:
+                y = x + self.loop.read(pos, n) * (g * 32768.0)
+                yield np.clip(np.round(y), -32768, 32767).astype("<i2").tobytes()
             pos += n
 
 
