@@ -121,24 +121,40 @@ def export(ctx, session, output, bitrate, split, to, keep, no_sidecars, choices)
               help="Silence before the start, to get down onto the floor.")
 @click.option("--announce", is_flag=True, help="With --delay: say \"Starting in N seconds.\" at once.")
 @click.option("--from", "start_at", metavar="PATTERN", help="Start at this pattern (e.g. after a stop).")
+@click.option("--listen/--no-listen", default=None,
+              help="Spoken commands from the microphone in the silences: pause, continue, next, back, "
+                   "repeat, stop (offline; nothing heard is kept). Default: the saved choice, else off.")
+@click.option("--remember", is_flag=True,
+              help="Save this --listen or --no-listen as the default of every later play (scheduled ones too).")
 @session_options
 @click.pass_context
-def play(ctx, session, player, delay, announce, start_at, choices):
+def play(ctx, session, player, delay, announce, start_at, listen, remember, choices):
     """Play the session on this computer's audio output, hands-free.
 
     Keys: space pause/resume, n next pattern, b back to the pattern's start, r repeat the
-    last line, q quit. Every play is written to the practice log (`sisessions log`).
+    last line, q quit. With --listen, say the same: "pause", "continue", "next", "back",
+    "repeat", "stop". Every play is written to the practice log (`sisessions log`).
 
-    Example: sisessions play towel --side left --delay 20 --announce
+    Example: sisessions play towel --side left --delay 20 --announce --listen
     """
     from sisessions import app
+    from sisessions.play.listen import check_installed
     from sisessions.play.session import PlayOptions
+    from sisessions.practice import settings
 
+    if remember and listen is None:
+        raise click.UsageError("--remember saves --listen or --no-listen: give one of them")
+    if listen is None:
+        listen = settings.listen()
+    if listen:
+        check_installed()  # exit 2 with the install line, before anything plays
+    if remember:
+        settings.save_value("listen", listen)
     prepared = prepare_session(ctx, session, choices)
     if prepared.bed is not None:  # the live player does not mix a bed yet (issue 15, left for later)
         click.echo(f"sisessions: The bed ({prepared.bed.label}) is not played live yet; "
                    "`sisessions export --bed` puts it in the file.", err=True)
-    opts = PlayOptions(player=player, delay=delay, announce=announce, start_at=start_at)
+    opts = PlayOptions(player=player, delay=delay, announce=announce, start_at=start_at, listen=listen)
     with app.speech_session(choices, ctx.obj["cache_dir"]) as speech:
         message = app.play_and_log(prepared, speech, opts, session, debug=ctx.obj["debug"])
     click.echo(message)

@@ -38,6 +38,7 @@ class PlayOptions:
     delay: float = 0.0           # seconds of silence before the session (--delay)
     announce: bool = False       # say "Starting in N seconds." at once (--announce)
     start_at: str | None = None  # --from PATTERN
+    listen: bool = False         # spoken commands from the microphone (--listen, play.listen)
 
 
 class Ending(StrEnum):
@@ -121,6 +122,9 @@ class Session:
         self.clips = Clips(speech, self.program, debug)
         self.feeder = Feeder(self.program, self.clips, self.start, after_preroll=target)
         self.view = View(self.program, self.feeder, s.title)
+        self.listener = None           # spoken commands (play.listen), with --listen and a microphone
+        self.mixer = None              # the feeder plus the acknowledgement tone (play.tone), with --listen
+        self._listen_note: str | None = None
         self.controller = Controller(self.program, self.feeder)
         self.remote = None             # the MPRIS service (play.mpris), when a session bus exists
         self._remote_note: str | None = None
@@ -138,11 +142,12 @@ class Session:
                     f"no audio output could be opened ({e}); to listen anyway, write the session to "
                     f"an MP3 with `sisessions export {self.name}` and play that file") from e
             self.controller.latency_frames = int(player.latency * RATE)
-            remote = None
+            remote = listener = None
             try:
                 self.clips.start()
-                player.start(self.feeder)
+                player.start(self._source())
                 remote = self._remote()
+                listener = self._listener()
                 ending = self._loop(player)
             finally:
                 self.feeder.stop()
@@ -150,6 +155,8 @@ class Session:
                 self.clips.stop()
                 if remote is not None:
                     remote.close()
+                if listener is not None:
+                    listener.close()
         return self._outcome(ending)
 
     def _remote(self):
@@ -159,6 +166,40 @@ class Session:
         self.remote = mpris.start(self.program, self.feeder, self.controller, self.prepared.session.title)
         self._remote_note = mpris.NO_BUS if self.remote is None else None
         return self.remote
+
+    def _source(self):
+        """What the output pulls: the feeder, with --listen wrapped so the acknowledgement
+        tone of a spoken command is mixed in (play.tone)."""
+        if not self.o.listen:
+            return self.feeder
+        from sisessions.play.tone import ToneMix
+
+        self.mixer = ToneMix(self.feeder)
+        return self.mixer
+
+    def _listener(self):
+        """Spoken commands, started (like MPRIS) after the first frames are asked for; no
+        microphone: one line, and the session plays on."""
+        if not self.o.listen:
+            return None
+        from sisessions.play import listen
+
+        self.listener = listen.start(self.controller, self.mixer)
+        self._listen_note = listen.NO_MICROPHONE if self.listener is None else None
+        if self.listener is not None:  # before the display is made: it shows "listening"
+            self.view = listen.ListeningView(self.program, self.feeder, self.prepared.session.title, self.listener)
+        return self.listener
+
+    def _listen_news(self, display) -> None:
+        """The listener's lines: no microphone (once), each command heard, and in the plain
+        line output each time it starts listening (a terminal shows that in the status)."""
+        if self._listen_note:
+            display.note(self._listen_note)
+            self._listen_note = None
+        if self.listener is not None:
+            for news in self.listener.news():
+                if news != "listening" or not self.out.isatty():
+                    display.note(f"({news})")
 
     def _loop(self, player) -> Ending:
         keys = None
@@ -197,6 +238,7 @@ class Session:
             if self.controller.stopped:
                 return Ending.STOPPED
             self._debug_note(display)
+            self._listen_news(display)
             while self.feeder.started:
                 display.event(self.feeder.started.popleft())
             if self.clips.error is not None:

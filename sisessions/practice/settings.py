@@ -48,6 +48,12 @@ def show_streak() -> bool:
     return load().get("show_streak", True) is not False
 
 
+def listen() -> bool:
+    """Whether `play` listens for spoken commands when neither --listen nor --no-listen is
+    given (saved by `play --listen --remember`, so scheduled plays listen too): off unless on."""
+    return load().get("listen", False) is True
+
+
 def save_value(key: str, value) -> None:
     """Save one more setting (e.g. the programme `today` follows), keeping the others."""
     data = load()
