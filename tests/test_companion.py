@@ -503,3 +503,17 @@ def test_the_command_prints_a_qr_code_in_a_terminal_only(home):
     assert text.startswith("Open on your phone: http://127.0.0.1:")
     assert "\u2588" in text or "\u2580" in text or "\u2584" in text  # the QR code's blocks
     assert b"network" not in proc.stderr.read()  # on 127.0.0.1: no warning
+
+
+def test_a_bed_is_chosen_by_name_only(comp, ready):
+    with comp.authed() as h:
+        assert h.post("/api/render", json={"session": "short", "side": "left", "bed": "/etc/passwd"}).status_code == 400
+        assert h.post("/api/render", json={"session": "short", "side": "left", "bed": "../x.wav"}).status_code == 400
+        r = h.post("/api/render", json={"session": "short", "side": "left", "bed": "brown"})
+        assert r.status_code == 202 and r.json()["id"] != ready["id"]
+        for _ in range(600):
+            state = h.get(f"/api/render/{r.json()['id']}").json()
+            if state["state"] != "working":
+                break
+            time.sleep(0.2)
+    assert state["state"] == "ready" and abs(state["duration"] - ready["duration"]) < 0.05

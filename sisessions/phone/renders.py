@@ -151,7 +151,6 @@ class Renders:
                     self.failed[rid] = msg
 
     def _make(self, rid: str, prepared: app.Prepared, choices: app.Choices) -> None:
-        from sisessions.output import export
         from sisessions.output.chapters import chapters, json_chapters
 
         base = root()
@@ -161,7 +160,8 @@ class Renders:
             with app.speech_session(choices, self.cache_dir) as speech:
                 tl = app.plan(prepared, speech)
                 name = f"{tl.session}-{tl.side}.mp3" if tl.side else f"{tl.session}.mp3"
-                export.write_session_mp3(tl, speech, tmp / name, 64, export.album_for(prepared.session))
+                # the one export path, as `export -o FILE.mp3` (chapters, tags, .vtt, the bed)
+                app.export(tl, speech, app.export_request(prepared, output=str(tmp / name)))
             chs = [{"title": c.title, "start": round(c.start / tl.rate, 3)} for c in chapters(tl)]
             triples = [(c.start / tl.rate, c.end / tl.rate, c.title) for c in chapters(tl)]
             atomic_write_text(tmp / "chapters.json", json_chapters(triples, name, tl.title))
