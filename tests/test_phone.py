@@ -401,3 +401,33 @@ def test_wrong_phone_options_are_one_line_and_exit_2(tmp_path, args, words):
     proc = run_cli("--scripts", LIB, "export", *ARGS, *args, check=2)
     assert words in proc.stderr and "Traceback" not in proc.stderr
     assert not list(tmp_path.glob("*.mp3"))
+
+
+def test_a_split_set_left_half_written_by_a_kill_is_cleaned_by_the_next_split(tmp_path):
+    """SIGKILL mid --split leaves a hidden `.NAME.XXXXXXXX.part` folder; the next split export
+    into that folder removes it (nothing else: a folder of yours named alike but not hidden stays)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"}
+    proc = subprocess.Popen([sys.executable, "-m", "sisessions", "--scripts", str(LIB), "export", *ARGS,
+                             "-o", f"{tmp_path}/", "--split"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    end = time.time() + 60
+    parts = []
+    while time.time() < end and not parts:
+        parts = [p for p in tmp_path.glob(".short-left.*.part") if any(p.glob("*.mp3"))]
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert parts and parts[0].is_dir(), "the kill came after the set was moved into place"
+    yours = tmp_path / "short-left.abcd1234.part"
+    yours.mkdir()
+    old = time.time() - 60
+    os.utime(parts[0], (old, old))  # parts younger than 2 s are never touched
+    run_cli("--scripts", LIB, "export", *ARGS, "-o", f"{tmp_path}/", "--split", check=0)
+    assert not parts[0].exists() and yours.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["short-left", "short-left.abcd1234.part"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from sisessions import paths
 from sisessions.errors import AudioError, SisessionsError, UsageError
-from sisessions.fileio import atomic_write_text
+from sisessions.fileio import atomic_write_text, clean_stale_parts, temp_dir
 from sisessions.output import transcript
 from sisessions.output.chapters import Chapter, chapters
 from sisessions.output.mp3 import encode_mp3, write_mp3
@@ -221,8 +221,8 @@ def atomic_dir(target: Path) -> Iterator[Path]:
             raise NotOurs(f"{target} already exists and holds {foreign}, which sisessions did not write; "
                           "nothing was changed: choose another -o, or move that folder away")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
-    try:
+    clean_stale_parts(target.parent, dirs=True)  # what a killed (SIGKILL) split left behind
+    with temp_dir(target) as tmp:
         yield tmp
         mask = _umask()
         for p in tmp.iterdir():
@@ -232,14 +232,13 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         os.chmod(tmp, 0o777 & ~mask)  # mkdtemp's 0700 would hide the set from a sync tool or server
         old = None
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            # named as a part too, so that a kill between the two renames leaves nothing the
+            # next export does not clean: it holds only the earlier set that we wrote
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
             os.replace(target, old / target.name)
         os.replace(tmp, target)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _not_ours(target: Path) -> str | None:
