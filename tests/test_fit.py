@@ -9,7 +9,15 @@ import pytest
 
 from sisessions import paths
 from sisessions.errors import UsageError
-from sisessions.plan.fit import AIM, REPS, SILENCE, TOLERANCE, fit, fit_options, leave_out_order
+from sisessions.plan.fit import (
+    AIM,
+    REPS,
+    SILENCE,
+    TOLERANCE,
+    fit,
+    fit_options,
+    leave_out_order,
+)
 from sisessions.plan.timeline import PlanOptions, estimated, expand
 from sisessions.script.library import Library
 from sisessions.script.load import load_pattern, session_for_pattern
