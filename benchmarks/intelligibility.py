@@ -90,7 +90,7 @@ def run(engine_name: str, rate: int, jobs: int | None, rec: Recogniser) -> dict:
         cpu = _cpu() - cpu0  # the workers' time counts once they have exited
         with Speech(settings, Cache(Path(tmp)), jobs=jobs) as sp:
             tl = app.plan(p, sp)
-            out = app.export(tl, sp, str(Path(tmp) / "reference.mp3"))
+            out = app.export(tl, sp, app.export_request(p, output=str(Path(tmp) / "reference.mp3"))).path
             loud = loudness_of(out)
             errors = ref_words = 0
             wpms, speech = [], 0.0
