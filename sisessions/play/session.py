@@ -236,6 +236,7 @@ class Session:
             else:
                 time.sleep(TICK if self.out.isatty() else 0.2)
             if self.controller.stopped:
+                self._listen_news(display)  # a spoken "stop" is shown as heard
                 return Ending.STOPPED
             self._debug_note(display)
             self._listen_news(display)
