@@ -215,3 +215,18 @@ def test_atomic_files_follow_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_checkouts_audio_cache_with_its_gitkeep_is_ours(tmp_path):
+    """The checkout's audio_cache/ holds the empty .gitkeep that keeps it in git, and clips of an
+    earlier version: it is used (README's first command writes there), and .gitkeep stays."""
+    cache = tmp_path / "audio_cache"
+    k = Cache.key(BASE, "Rest.")
+    (cache / "clips" / k[:2]).mkdir(parents=True)
+    (cache / "clips" / k[:2] / f"{k}.wav").write_bytes(b"RIFF" + b"\x00" * 100)
+    (cache / ".gitkeep").write_bytes(b"")
+    run_cli("--cache-dir", cache, "--scripts", FIXTURES / "lib", "synth", "fixed", "--engine", "espeak", check=0)
+    assert (cache / "CACHEDIR.TAG").is_file()
+    out = run_cli("--cache-dir", cache, "cache", "clear", check=0)
+    assert out.stdout.startswith("Removed ") and "not a clip" not in out.stdout + out.stderr
+    assert (cache / ".gitkeep").read_bytes() == b""

@@ -122,6 +122,8 @@ class Cache:
                 continue
             if e.name == MARKER and self.is_marked():
                 continue
+            if e.name == ".gitkeep" and e.is_file(follow_symlinks=False) and not e.stat().st_size:
+                continue  # the empty placeholder that keeps a checkout's audio_cache/ in git
             if PART_NAME.match(e.name) and e.name.startswith(f".{MARKER}."):
                 continue  # the marker being written by another process
             out.append(Path(e.path))
