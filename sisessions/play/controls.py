@@ -7,14 +7,24 @@ import select
 import threading
 import time
 from collections.abc import Callable
+from enum import StrEnum
 from typing import TextIO
 
 from sisessions.audio import RATE
+from sisessions.plan.timeline import Kind
 from sisessions.play.feeder import Feeder
 from sisessions.play.program import Program
 
-# what a listener is told after each action (MPRIS turns a jump into a Seeked signal)
-PAUSE, RESUME, JUMP, STOP = "pause", "resume", "jump", "stop"
+class Change(StrEnum):
+    """What a controller action did, as told to its listeners (MPRIS turns a jump into Seeked)."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    JUMP = "jump"
+    STOP = "stop"
+
+
+PAUSE, RESUME, JUMP, STOP = Change.PAUSE, Change.RESUME, Change.JUMP, Change.STOP
 
 
 class Controller:
@@ -129,7 +139,7 @@ class Controller:
             index, offset = f.where()
             if index >= len(self.p.events):
                 return True
-            return self.p.events[index].kind == "pause" and offset >= self.latency_frames
+            return self.p.events[index].kind == Kind.PAUSE and offset >= self.latency_frames
 
     def subscribe(self, listener: Callable[[str], None]) -> None:
         self._listeners.append(listener)

@@ -8,7 +8,7 @@ import time
 from typing import TextIO
 
 from sisessions.audio import RATE
-from sisessions.plan.timeline import duration_text
+from sisessions.plan.timeline import Kind, duration_text
 from sisessions.play.feeder import Feeder
 from sisessions.play.program import Block, Program
 
@@ -78,7 +78,7 @@ class TtyDisplay:
 
     def event(self, index: int) -> None:
         e = self.v.p.events[index]
-        if e.kind == "say" and index >= self.v.p.first:
+        if e.kind == Kind.SAY and index >= self.v.p.first:
             self.v.line = e.text
 
     def note(self, text: str) -> None:
@@ -146,9 +146,9 @@ class LineDisplay:
         if b is not None and b is not self._block:
             self._say(f"[{self.v.pattern_label(index)}]")
         self._block = b
-        if e.kind == "pause" and index < p.first:
+        if e.kind == Kind.PAUSE and index < p.first:
             self._say("(quiet until the session starts)")
-        if e.kind == "say":
+        if e.kind == Kind.SAY:
             if index >= p.first:
                 self.v.line = e.text
             self._say(f"\"{e.text}\"")

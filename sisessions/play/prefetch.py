@@ -9,7 +9,7 @@ import time
 
 from sisessions.audio import FRAME_BYTES
 from sisessions.errors import SisessionsError, UsageError
-from sisessions.plan.timeline import CHIME_FRAMES
+from sisessions.plan.timeline import CHIME_FRAMES, Kind
 from sisessions.play.program import Program
 
 AHEAD = 6                       # distinct lines kept loaded ahead of the playing position
@@ -30,7 +30,7 @@ class Clips:
         self.voiced = 0
         self.made = 0
         self._chime: bytes | None = None
-        self._needs_chime = any(e.kind == "chime" for e in program.events)
+        self._needs_chime = any(e.kind == Kind.CHIME for e in program.events)
         self.cursor = program.first
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -64,7 +64,7 @@ class Clips:
             hit = self.speech.lookup(text)
             if hit is not None:
                 self._load(text, hit)
-        if start < len(self.program.events) and self.program.events[start].kind == "chime":
+        if start < len(self.program.events) and self.program.events[start].kind == Kind.CHIME:
             self._make_chime()
 
     def start(self) -> None:

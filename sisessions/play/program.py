@@ -10,6 +10,7 @@ from sisessions.errors import UsageError
 from sisessions.plan.timeline import (
     CHIME_FRAMES,
     Event,
+    Kind,
     estimate_speech_seconds,
     seconds_to_frames,
 )
@@ -44,35 +45,35 @@ class Program:
         pre: list[Event] = []
         if delay > 0:
             if announce:
-                pre.append(Event("say", text=announce_text(delay)))
-            pre.append(Event("pause", seconds=delay))
+                pre.append(Event(Kind.SAY, text=announce_text(delay)))
+            pre.append(Event(Kind.PAUSE, seconds=delay))
         self.events = tuple(pre) + tuple(events)
         self.first = len(pre)
         self.titles = titles
         self.delay_frames = seconds_to_frames(delay)
         self.wpm = wpm
         self.lengths = [self._guess(e) for e in self.events]
-        self.known = [e.kind != "say" for e in self.events]
+        self.known = [e.kind != Kind.SAY for e in self.events]
         self.say_at: dict[str, list[int]] = {}
         for i, e in enumerate(self.events):
-            if e.kind == "say":
+            if e.kind == Kind.SAY:
                 self.say_at.setdefault(e.text, []).append(i)
-        self.says = [i for i, e in enumerate(self.events) if e.kind == "say"]
+        self.says = [i for i, e in enumerate(self.events) if e.kind == Kind.SAY]
         self.blocks = self._blocks()
         self._sums: list[int] | None = None
         if announce and delay > 0:
             self._fit_preroll()
 
     def _guess(self, e: Event) -> int:
-        if e.kind == "pause":
+        if e.kind == Kind.PAUSE:
             return seconds_to_frames(e.seconds)
-        if e.kind == "chime":
+        if e.kind == Kind.CHIME:
             return CHIME_FRAMES
         return seconds_to_frames(estimate_speech_seconds(e.text, self.wpm))
 
     def _blocks(self) -> tuple[Block, ...]:
         blocks, start, key = [], None, None
-        for i, e in enumerate(self.events[self.first:] + (Event("pause"),), self.first):
+        for i, e in enumerate(self.events[self.first:] + (Event(Kind.PAUSE),), self.first):
             k = (e.item, e.side, e.pattern) if e.item is not None else None
             if k != key:
                 if key is not None:
@@ -88,7 +89,7 @@ class Program:
         for i in self.say_at.get(text, ()):
             self.lengths[i] = frames
             self.known[i] = True
-        if self.first and self.events[0].kind == "say" and self.events[0].text == text:
+        if self.first and self.events[0].kind == Kind.SAY and self.events[0].text == text:
             self._fit_preroll()
         self._sums = None
 
