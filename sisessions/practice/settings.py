@@ -29,11 +29,6 @@ def saved_side() -> str | None:
     return side if side in SIDES else None
 
 
-def show_streak() -> bool:
-    """The streak on the phone companion's page: on unless turned off (a streak stresses some)."""
-    return load().get("show_streak", True) is not False
-
-
 def save_side(side: str) -> None:
     if side not in SIDES:
         raise UsageError(f"side must be left or right; got {side!r}")
