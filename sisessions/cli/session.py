@@ -151,9 +151,6 @@ def play(ctx, session, player, delay, announce, start_at, listen, remember, choi
     if remember:
         settings.save_value("listen", listen)
     prepared = prepare_session(ctx, session, choices)
-    if prepared.bed is not None:  # the live player does not mix a bed yet (issue 15, left for later)
-        click.echo(f"sisessions: The bed ({prepared.bed.label}) is not played live yet; "
-                   "`sisessions export --bed` puts it in the file.", err=True)
     opts = PlayOptions(player=player, delay=delay, announce=announce, start_at=start_at, listen=listen)
     with app.speech_session(choices, ctx.obj["cache_dir"]) as speech:
         message = app.play_and_log(prepared, speech, opts, session, debug=ctx.obj["debug"])

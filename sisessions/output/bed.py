@@ -82,19 +82,23 @@ class Loop:
 
 
 class ArrayLoop(Loop):
-    def __init__(self, samples: np.ndarray):
-        self.samples, self.length = samples, len(samples)
+    """A loop in memory; `scale` turns stored int16 samples into RMS 1.0 (a file for play)."""
+
+    def __init__(self, samples: np.ndarray, scale: float | None = None):
+        self.samples, self.length, self.scale = samples, len(samples), scale
 
     def read(self, start: int, n: int) -> np.ndarray:
         pos = start % self.length
         if pos + n <= self.length:  # the usual case: one slice, no copy
-            return self.samples[pos:pos + n]
-        parts, done = [], 0
-        while done < n:
-            k = min(n - done, self.length - pos)
-            parts.append(self.samples[pos:pos + k])
-            done, pos = done + k, 0
-        return np.concatenate(parts)
+            out = self.samples[pos:pos + n]
+        else:
+            parts, done = [], 0
+            while done < n:
+                k = min(n - done, self.length - pos)
+                parts.append(self.samples[pos:pos + k])
+                done, pos = done + k, 0
+            out = np.concatenate(parts)
+        return out if self.scale is None else out * self.scale
 
 
 class FileLoop(Loop):
@@ -212,10 +216,14 @@ def _crossfade_loop(raw: Path) -> float:
     return math.sqrt(total / max(1, n - c)) / 32768.0
 
 
-def open_loop(bed: Bed, cache_root: Path) -> Loop:
+def open_loop(bed: Bed, cache_root: Path, in_memory: bool = False) -> Loop:
+    """The bed's loop; `in_memory` for a live player, whose audio thread must never wait on a
+    disk (a converted file then costs 2.6 MB a minute, as int16)."""
     if bed.spec in BUILTIN_BEDS:
         return ArrayLoop(builtin(bed.spec))
     raw, rms = converted(Path(bed.spec), cache_root)
+    if in_memory:
+        return ArrayLoop(np.fromfile(raw, "<i2"), 1.0 / (32768.0 * rms))
     return FileLoop(raw, rms)
 
 
@@ -228,14 +236,19 @@ class Mixer:
     def __init__(self, bed: Bed, loop: Loop, speech: list[tuple[int, int]], total: int, start: int = 0,
                  origin: int | None = None):
         # `origin`: where the fade-in starts (the session's start, or where play began)
-        self.loop, self.total, self.start = loop, total, start
-        self.origin = start if origin is None else origin
+        self.loop, self.start = loop, start
         self.level = 10 ** (bed.level / 20)
         self.duck = DUCK
-        self.spans = speech                 # (start, end) frames of speech, in order, apart
-        self.ends = [e for _, e in speech]
+        self.reshape(speech, total, start if origin is None else origin)
         self.down, self.up = int(DUCK_DOWN * RATE), int(DUCK_UP * RATE)
         self.fade_in, self.fade_out = int(FADE_IN * RATE), int(FADE_OUT * RATE)
+
+    def reshape(self, speech: list[tuple[int, int]], total: int, origin: int) -> None:
+        """The lines, the end and the fade-in's start as now known; a live player (play/bed.py)
+        calls this for every chunk, since it learns lengths and the end as it goes."""
+        self.spans = speech                 # (start, end) frames of speech, in order, apart
+        self.ends = [e for _, e in speech]
+        self.total, self.origin = total, origin
 
     def gain(self, a: int, n: int) -> np.ndarray | float:
         """The bed's gain over frames a..a+n: an array, or one number when it is constant
@@ -272,9 +285,14 @@ class Mixer:
             if isinstance(g, float) and g == 0.0:
                 yield chunk  # under a line, or past the end: the voice alone, untouched
             else:
-                y = x + self.loop.read(pos, n) * (g * 32768.0)
-                yield np.clip(np.round(y), -32768, 32767).astype("<i2").tobytes()
+                yield add(x, self.loop.read(pos, n), g)
             pos += n
+
+
+def add(x: np.ndarray, bed: np.ndarray, g: np.ndarray | float) -> bytes:
+    """int16 samples `x` with the unit-RMS `bed` mixed in at gain `g`, as int16 PCM."""
+    y = x + bed * (g * 32768.0)
+    return np.clip(np.round(y), -32768, 32767).astype("<i2").tobytes()
 
 
 def speech_spans(cues) -> list[tuple[int, int]]:

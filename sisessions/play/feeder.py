@@ -6,7 +6,8 @@ but a cold-cache play must start sounding before all speech exists. So the feede
 untimed Program, takes each clip when its cue begins, and when a line is not ready yet gives
 silence at that cue boundary (never mid-word) until it is, moving everything after it later by
 that wait. On a warm cache every length is known first and each cue starts at the frame the
-plan gives it, as in `show` and `export`.
+plan gives it, as in `show` and `export`. A bed (play/bed.py) is mixed into each chunk by the
+session position of its frames, so it follows the same placement.
 """
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ FADE_FRAMES = RATE // 100       # 10 ms: a cut (skip, pause, stop) never clicks
 class Feeder:
     """The session as frames, cue by cue. Thread-safe; read() never blocks."""
 
-    def __init__(self, program: Program, clips: Clips, start: int, after_preroll: int | None = None):
+    def __init__(self, program: Program, clips: Clips, start: int, after_preroll: int | None = None,
+                 bed=None):
         self.p = program
+        self.bed = bed                       # a play.bed.LiveBed, or None
         self.after_preroll = after_preroll  # --from with --delay: the pre-roll, then the pattern
         self.clips = clips
         self._lock = threading.Lock()
@@ -84,9 +87,11 @@ class Feeder:
         if self.index >= len(self.p.events):
             self.finished = True
 
-    def _take(self, frames: int, out: bytearray | None, hold: int | None = None) -> int:
+    def _take(self, frames: int, out: bytearray | None, hold: int | None = None,
+              segments: list | None = None) -> int:
         """Move `frames` on, appending their sound to `out`; with `hold`, stop at the end of
-        that event. Returns the frames taken."""
+        that event; with `segments`, note (frame in out, frames, session position) of each
+        stretch of the session in it, for the bed. Returns the frames taken."""
         need = frames
         if self._fade:
             k = min(len(self._fade), need * FRAME_BYTES)
@@ -110,6 +115,8 @@ class Feeder:
                 break
             k = min(need, self._len - self.offset)
             if k > 0:
+                if segments is not None and self.index >= self.p.first:
+                    segments.append((len(out) // FRAME_BYTES, k, self.p.position(self.index, self.offset)))
                 if out is not None:
                     if self._pcm is not None:
                         chunk = self._pcm[self.offset * FRAME_BYTES:(self.offset + k) * FRAME_BYTES]
@@ -132,7 +139,12 @@ class Feeder:
     def read(self, frames: int) -> bytes:
         out = bytearray()
         with self._lock:
-            self._take(frames, out)
+            if self.bed is None:
+                self._take(frames, out)
+            else:
+                segments: list = []
+                self._take(frames, out, segments=segments)
+                return self.bed.mix(out, segments)
         return bytes(out)
 
     def advance(self, frames: int, hold: int | None = None) -> int:
@@ -172,8 +184,12 @@ class Feeder:
         with self._lock:
             if self.paused:
                 self.paused = False
+                if self.bed is not None:
+                    self.bed.resume()
             else:
                 self._fade_out()
+                if self.bed is not None:  # silence while paused: the bed stops too
+                    self.bed.cut()
                 self.paused = True
                 if self._entered and self._pcm is not None:
                     self.offset = 0  # an interrupted line is said again whole on resume
@@ -184,6 +200,9 @@ class Feeder:
         """Go to an event at once (n, b, r); a paused session goes on from there."""
         with self._lock:
             self._fade_out()
+            if self.bed is not None:
+                self.bed.seek(self.p.position(index, 0) if self.p.first <= index < len(self.p.events) else None,
+                              self.paused)
             self.paused = False
             self.index = index
             self.offset = 0
@@ -196,6 +215,8 @@ class Feeder:
     def stop(self) -> None:
         with self._lock:
             self._fade_out()
+            if self.bed is not None:
+                self.bed.cut()
             self.stopped = True
             self.generation += 1
 

@@ -120,7 +120,12 @@ class Session:
         target = self.program.from_pattern(options.start_at, s.id) if options.start_at else None
         self.start = 0 if self.program.first or target is None else target
         self.clips = Clips(speech, self.program, debug)
-        self.feeder = Feeder(self.program, self.clips, self.start, after_preroll=target)
+        self.bed = None                # the bed mixed live (play.bed), with --bed
+        if prepared.bed is not None:   # numpy only when a bed is asked for
+            from sisessions.play.bed import LiveBed
+
+            self.bed = LiveBed.open(prepared.bed, speech.cache.root, self.program)
+        self.feeder = Feeder(self.program, self.clips, self.start, after_preroll=target, bed=self.bed)
         self.view = View(self.program, self.feeder, s.title)
         self.listener = None           # spoken commands (play.listen), with --listen and a microphone
         self.mixer = None              # the feeder plus the acknowledgement tone (play.tone), with --listen
@@ -142,6 +147,9 @@ class Session:
                     f"no audio output could be opened ({e}); to listen anyway, write the session to "
                     f"an MP3 with `sisessions export {self.name}` and play that file") from e
             self.controller.latency_frames = int(player.latency * RATE)
+            if self.bed is not None and player.name != "miniaudio":
+                # simpleaudio plays whole cues and never pulls the mixed frames (as for the tone)
+                print("(the bed is mixed only by the miniaudio player)", file=self.out, flush=True)
             remote = listener = None
             try:
                 self.clips.start()
