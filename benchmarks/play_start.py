@@ -4,9 +4,11 @@
   non-silent frame handed to the player (measured inside the process by _probe_play.py) and
   (b) the first loud sample on a private PulseAudio server's monitor (what a listener hears);
 - the same on a cold (empty) cache, where synthesis runs ahead in the background;
-- CPU used by the play process while a session plays, and while it is paused.
+- CPU used by the play process while a session plays, and while it is paused;
+- with --bed NAME: the first sound and the CPU while playing with that bed mixed live, the CPU
+  measured in rounds alternating with and without it (the machine's load moves).
 
-Run from the checkout:  .venv/bin/python benchmarks/play_start.py [--runs 5] [--engine espeak]
+Run from the checkout:  .venv/bin/python benchmarks/play_start.py [--runs 5] [--engine espeak] [--bed brown]
 It starts its own PulseAudio (pulseaudio, pulseaudio-utils) and touches no real home folder.
 """
 from __future__ import annotations
@@ -127,6 +129,23 @@ def show(label: str, values: list[float]) -> None:
           f"  ({', '.join(f'{v:.2f}' for v in values)})")
 
 
+def bed_cpu(server: PulseServer, env: dict, args: list[str], a) -> None:
+    with_bed = [*args, "--bed", a.bed]
+    firsts = [first_sound(server, env, with_bed) for _ in range(max(1, a.runs))]
+    show(f"warm cache, --bed {a.bed}: first sound on the monitor", [f[1] for f in firsts])
+    show(f"warm cache, --bed {a.bed}: CPU time until then", [f[2] for f in firsts])
+    without, bed = [], []
+    for _ in range(a.rounds):
+        without.append(cpu_while(env, args, a.cpu_seconds, pause=False))
+        bed.append(cpu_while(env, with_bed, a.cpu_seconds, pause=False))
+    print(f"  CPU while playing, {a.rounds} rounds of {a.cpu_seconds:g} s (load average now "
+          f"{os.getloadavg()[0]:.1f}):")
+    print(f"    without a bed   median {statistics.median(without):.1f} % of one core"
+          f"  ({', '.join(f'{v:.1f}' for v in without)})")
+    print(f"    --bed {a.bed:<9} median {statistics.median(bed):.1f} % of one core"
+          f"  ({', '.join(f'{v:.1f}' for v in bed)})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
@@ -134,6 +153,8 @@ def main() -> None:
     ap.add_argument("--session", default="towel")
     ap.add_argument("--cpu-seconds", type=float, default=20)
     ap.add_argument("--player", default="miniaudio")
+    ap.add_argument("--bed", default=None, help="also measure with this bed mixed live (e.g. brown)")
+    ap.add_argument("--rounds", type=int, default=3, help="with --bed: CPU rounds with and without it")
     a = ap.parse_args()
     voice = ["--engine", a.engine] if a.engine else []
     args = ["play", a.session, "--side", "left", "--player", a.player, *voice]
@@ -162,6 +183,8 @@ def main() -> None:
             paused = cpu_while(env, args, a.cpu_seconds, pause=True)
             print(f"  CPU of the play process while playing:       {playing:.1f} % of one core")
             print(f"  CPU of the play process while paused:        {paused:.1f} % of one core")
+            if a.bed:
+                bed_cpu(server, env, args, a)
         finally:
             server.stop()
 
