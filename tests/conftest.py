@@ -98,3 +98,13 @@ def signal_every_worker(args, sig, env=None, timeout=60):
         time.sleep(0.005)
     out, err = p.communicate(timeout=timeout)
     return p.returncode, out, err, done
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "long: takes minutes; run first, so that it is not the tail of a run")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The few long tests first: xdist hands tests out in order, and a long one that starts
+    last makes the whole run wait for it on one core."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

@@ -253,6 +253,7 @@ def builtin_sessions() -> list[str]:
 NORM_DBTP, SPARE_DB = -1.0, 0.5
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("engine", ["espeak", "piper"])
 def test_every_builtin_session_meets_the_spoken_word_norm_once_encoded(tmp_path, engine):
     """True peak <= -1 dBTP (with 0.5 dB to spare) and -16 +-1 LUFS, on the MP3 itself.

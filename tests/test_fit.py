@@ -236,6 +236,7 @@ def test_bad_marks_are_script_errors_with_the_line(tmp_path, cli, bad, message):
     assert f"{f}:5:" in proc.stderr and message in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.long
 def test_the_cli_names_what_it_left_out_on_stderr_and_in_show(cli):
     proc = cli("show", "daily", "--minutes", 10, "--side", "left", check=0)
     lines = proc.stderr.strip().splitlines()
