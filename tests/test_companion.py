@@ -499,7 +499,7 @@ def test_the_command_prints_a_qr_code_in_a_terminal_only(home):
         proc.send_signal(2)
         proc.wait(15)
         os.close(main)
-    text = out.decode()
+    text = out.decode(errors="replace")  # a read can end inside a block character
     assert text.startswith("Open on your phone: http://127.0.0.1:")
     assert "\u2588" in text or "\u2580" in text or "\u2584" in text  # the QR code's blocks
     assert b"network" not in proc.stderr.read()  # on 127.0.0.1: no warning
