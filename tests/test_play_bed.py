@@ -17,24 +17,11 @@ import pytest
 from sisessions import app
 from sisessions.output import bed as beds
 from sisessions.output.render import render
-from tests.audio_server import RATE, PulseServer, Recorder, best_match
-from tests.test_play import CHOICES, SCRIPTS, VOICE, Pty, child_env
+from tests.audio_server import RATE, Recorder, best_match
+from tests.test_play import (  # noqa: F401  (pulse and server: the play tests' private PulseAudio)
+    CHOICES, SCRIPTS, VOICE, Pty, child_env, pulse, server)
 
 LEVEL = 10 ** (beds.LEVEL / 20) * 32768      # the bed's RMS in a silence, in int16 steps
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = PulseServer(tmp_path_factory.mktemp("pulse")).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def pulse(server, monkeypatch, isolated):
-    for k, v in server.env.items():
-        monkeypatch.setenv(k, v)
-    return server
 
 
 def session(name: str = "listen"):
