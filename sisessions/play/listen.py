@@ -1,14 +1,19 @@
 """Spoken commands (`play --listen`): the default microphone, heard only in the session's
-silences, through pocketsphinx's keyword spotting; each command acts on the one controller.
+silences; each voiced stretch is decoded by pocketsphinx against a grammar of the commands, and
+each command acts on the one controller.
 
 Why it is shaped like this:
 - pocketsphinx ships its US English model in the wheel, so nothing is downloaded and nothing
-  leaves the machine. Keyword spotting (not free dictation) looks only for our few words, each
-  with its own threshold (benchmarks/listen.py measured and tuned them).
+  leaves the machine.
+- The listener only hears silences, so it segments instead of spotting: a stretch of pitched
+  sound (a vowel; breath and room noise have none) is collected, and when it ends it is
+  decoded once with a small grammar of the commands and once with a free phone loop; it is
+  acted on only if the grammar explains it nearly as well as the phone loop does. Keyword
+  spotting, tried first, missed most short words in breath noise (README has both figures).
 - The microphone is read only to be thrown away unless the gate is open: while the voice
   speaks, and for ECHO_TAIL after (the room's echo and the output's queue), captured audio is
-  dropped unheard, so the session's own voice cannot trigger it. Nothing is written or kept:
-  each chunk is fed to the decoder and dropped.
+  dropped unheard, so the session's own voice cannot trigger it. Nothing is written: at most
+  the last KEEP samples of the current silence stay in memory.
 - A command is acknowledged by play.tone through the same output the session uses.
 """
 from __future__ import annotations
@@ -16,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import tempfile
 import threading
 import time
 from collections import deque
@@ -32,19 +36,21 @@ INSTALL = ("spoken commands need the pocketsphinx recogniser: "
            "pip install 'pocketsphinx>=5,<6' (or `bash setup.sh`)")
 LISTENING = "listening"
 
-# What each spoken word does (a method of play.controls.Controller), and its keyword-spotting
-# threshold: lower accepts weaker matches. Chosen by `benchmarks/listen.py --tune` on its take A
-# (the strictest level with the most detections and no false trigger; README has the figures).
-# "resume" measured better than "continue" and is kept as an alternate; "skip" measured worse
-# than "next" and is left out.
+# What each spoken phrase does (a method of play.controls.Controller), and the confidence it
+# needs: how much better, per frame, the command grammar explains the stretch than a free phone
+# loop does (log base 1.0001; 0 means as well). Chosen by `benchmarks/listen.py --tune` on its
+# take A (the strictest level with the most detections and no false trigger over `daily`;
+# README has the figures, reported on take B). "resume" and "skip" are alternates; "go back"
+# was tried and left out: the grammar then took "stop" and "back" for a cut-off "go".
 PHRASES: dict[str, tuple[str, float]] = {
-    "pause": ("pause", 1e-10),
-    "continue": ("resume", 1e-10),
-    "resume": ("resume", 1e-15),
-    "next": ("next", 1e-10),
-    "back": ("back", 1e-5),
-    "repeat": ("repeat", 1e-15),
-    "stop": ("stop", 1e-15),
+    "pause": ("pause", -25.0),
+    "continue": ("resume", -25.0),
+    "resume": ("resume", -25.0),
+    "next": ("next", -25.0),
+    "skip": ("next", -25.0),
+    "back": ("back", -25.0),
+    "repeat": ("repeat", -25.0),
+    "stop": ("stop", -25.0),
 }
 
 
@@ -65,96 +71,155 @@ def check_installed() -> None:
         raise RecogniserMissing(INSTALL) from e
 
 
-def kws_lines(phrases: dict[str, tuple[str, float]]) -> str:
-    """pocketsphinx's keyphrase file: one `phrase /threshold/` a line."""
-    return "".join(f"{p} /{thr:.0e}/\n" for p, (_, thr) in phrases.items())
+def jsgf(phrases) -> str:
+    """The command grammar: any one of the phrases, alone."""
+    return ("#JSGF V1.0;\ngrammar commands;\npublic <command> = "
+            + " | ".join(sorted(phrases)) + ";\n")
 
 
-FRAME = MIC_RATE // 100        # pocketsphinx's frames are 10 ms
-KEEP = 2 * MIC_RATE            # samples of the current silence held in memory to check a match
-VOICED_MIN = 0.02              # seconds of voiced sound a match must have (noise and breath: none)
+FRAME = MIC_RATE // 100        # pocketsphinx's frames (and the voicing hop) are 10 ms
+WIN = 3 * FRAME                # the voicing window: 30 ms, at least two pitch periods
+KEEP = 4 * MIC_RATE            # samples of the current silence held in memory, never more
+PAD_BEFORE = 0.3               # seconds before the first voiced frame given to the decoder
+HANG = 0.3                     # seconds without voicing that end a stretch (and after it)
+MAX_VOICED = 2.5               # a longer voiced stretch is talk, not a command: not decoded
+VOICED_MIN = 0.05              # seconds of voicing a stretch must have (noise and breath: none)
+VOICING = 0.45                 # normalised autocorrelation peak that counts as pitched
 
 
-def voiced_seconds(x) -> float:
-    """How long `x` (int16 samples at MIC_RATE) is voiced: 30 ms windows whose pre-emphasised
-    autocorrelation has a clear peak at a pitch period (80-400 Hz) and that are not far below
-    the loudest window. Breath and room noise are unvoiced, so a keyword "heard" in them is
-    refused; a spoken command always has a vowel."""
+def voiced_frames(x):
+    """Per 10 ms hop, whether the 30 ms window starting there is voiced: its pre-emphasised
+    autocorrelation has a clear peak at a pitch period (80-400 Hz). Breath and room noise are
+    unvoiced; every spoken command has a vowel."""
     import numpy as np
 
     x = np.asarray(x, dtype=np.float64)
-    x = x[1:] - 0.95 * x[:-1]          # pre-emphasis: low rumble would look periodic otherwise
-    win, hop = int(0.03 * MIC_RATE), FRAME
-    if len(x) < win:
-        return 0.0
-    frames = np.lib.stride_tricks.sliding_window_view(x, win)[::hop]
-    energy = (frames ** 2).sum(axis=1)
-    loud = energy > energy.max() * 10 ** (-25 / 10)
+    x = x[1:] - 0.7 * x[:-1]           # mild pre-emphasis: low rumble would look periodic
+    if len(x) < WIN:
+        return np.zeros(0, dtype=bool)
+    frames = np.lib.stride_tricks.sliding_window_view(x, WIN)[::FRAME]
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    spec = np.fft.rfft(frames, 1024, axis=1)
+    ac = np.fft.irfft(np.abs(spec) ** 2, 1024, axis=1)
+    e = ac[:, 0]
     lo, hi = MIC_RATE // 400, MIC_RATE // 80
-    voiced = 0
-    for f, ok in zip(frames, loud):
-        if not ok:
-            continue
-        f = f - f.mean()
-        e = float((f * f).sum())
-        if e <= 0:
-            continue
-        ac = np.array([(f[:-k] * f[k:]).sum() for k in range(lo, hi)])
-        if ac.max() / e > 0.45:
-            voiced += 1
-    return voiced * hop / MIC_RATE
+    # unbiased: a longer lag overlaps the window less (a low voice would otherwise look weak)
+    peak = (ac[:, lo:hi] * (WIN / (WIN - np.arange(lo, hi)))).max(axis=1)
+    return (e > 1e-3 * WIN) & (peak > VOICING * np.maximum(e, 1e-12))
+
+
+def voiced_seconds(x) -> float:
+    """How long `x` (int16 samples at MIC_RATE) is voiced."""
+    return float(voiced_frames(x).sum()) * FRAME / MIC_RATE
+
+
+def log_score(hyp) -> float:
+    """A hypothesis' path score in pocketsphinx's own log base 1.0001 (the Python binding gives
+    it exponentiated)."""
+    import math
+
+    return math.log(max(hyp.best_score, 1e-300)) / math.log(1.0001)
 
 
 class Spotter:
-    """pocketsphinx's keyword spotting over 16 kHz mono s16le chunks; a match must be voiced."""
+    """Spoken commands in 16 kHz mono s16le chunks: a voiced stretch, once it ends, is decoded
+    with the command grammar and kept only if it fits the grammar nearly as well as a free
+    phone loop (pocketsphinx's allphone search) fits it."""
 
     def __init__(self, phrases: dict[str, tuple[str, float]] | None = None):
         from pocketsphinx import Decoder
 
         self.phrases = PHRASES if phrases is None else phrases
-        # pocketsphinx takes per-phrase thresholds only from a file: a temp file, removed at once
-        fd, path = tempfile.mkstemp(prefix="sisessions-kws-", suffix=".txt")
-        try:
-            with os.fdopen(fd, "w", encoding="ascii") as f:
-                f.write(kws_lines(self.phrases))
-            self.decoder = Decoder(lm=None, kws=path, samprate=MIC_RATE, logfn=os.devnull)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-        self.decoder.start_utt()
-        self._recent = bytearray()     # the last KEEP samples of this utterance, never more
-        self._fed = 0                  # samples since the utterance started
-
-    def feed(self, pcm: bytes) -> str | None:
-        """The phrase heard in this chunk (after the ones before it), or None."""
-        d = self.decoder
-        d.process_raw(pcm, False, False)
-        self._recent += pcm
-        del self._recent[: max(0, len(self._recent) - 2 * KEEP)]
-        self._fed += len(pcm) // 2
-        if d.hyp() is None:
-            return None
-        segs = [(s.word.strip(), s.start_frame, s.end_frame) for s in d.seg()]
-        recent, first = bytes(self._recent), self._fed - len(self._recent) // 2
+        self.decoder = Decoder(lm=None, samprate=MIC_RATE, logfn=os.devnull)
+        self.decoder.add_jsgf_string("commands", jsgf(self.phrases))
+        self.decoder.add_allphone_file("phones", None)   # uniform: acoustics alone
+        self.last: tuple[str | None, float] = (None, 0.0)  # the last stretch: (phrase, confidence)
         self.reset()
-        import numpy as np
-
-        samples = np.frombuffer(recent, dtype="<i2")
-        # two phrases can end in one chunk: the first to end is what was said first
-        for word, a, b in segs:
-            if word not in self.phrases:
-                continue
-            seg = samples[max(0, (a - 10) * FRAME - first): max(0, (b + 10) * FRAME - first)]
-            if voiced_seconds(seg) >= VOICED_MIN:
-                return word
-        return None
 
     def reset(self) -> None:
         """Forget what was heard so far (a new silence starts from nothing)."""
-        self.decoder.end_utt()
-        self.decoder.start_utt()
-        self._recent = bytearray()
-        self._fed = 0
+        import numpy as np
+
+        self._recent = np.zeros(0, dtype=np.int16)   # the last KEEP samples, never more
+        self._fed = 0                  # samples since the silence started
+        self._next = 0                 # sample where the next voicing window starts
+        self._first = None             # sample of the current stretch's first voiced window
+        self._last = None              # ... and its last
+        self._voiced = 0               # voiced windows in the current stretch
+
+    def feed(self, pcm: bytes) -> str | None:
+        """The phrase heard in a stretch that ended with this chunk, or None."""
+        import numpy as np
+
+        x = np.frombuffer(pcm, dtype="<i2")
+        self._recent = np.concatenate([self._recent, x])[-KEEP:]
+        self._fed += len(x)
+        base = self._fed - len(self._recent)
+        # voicing of every whole window from self._next on (one sample before it for the
+        # pre-emphasis)
+        a = max(self._next - 1, base)
+        flags = voiced_frames(self._recent[a - base:])
+        starts = self._next + FRAME * np.arange(len(flags))
+        if len(flags):
+            self._next = int(starts[-1]) + FRAME
+        for s in starts[flags]:
+            s = int(s)
+            if self._first is None:
+                self._first = s
+            self._last = s
+            self._voiced += 1
+        if self._first is None:
+            return None
+        hang = int(HANG * MIC_RATE)
+        if self._fed - (self._last + WIN) < hang:
+            return None
+        lo = max(base, self._first - int(PAD_BEFORE * MIC_RATE))
+        hi = min(self._fed, self._last + WIN + hang)
+        seg = self._recent[lo - base: hi - base]
+        enough = self._voiced * FRAME >= VOICED_MIN * MIC_RATE
+        short = self._last - self._first <= MAX_VOICED * MIC_RATE
+        self._drop()
+        if not (enough and short):
+            return None
+        return self.decode(seg)
+
+    def flush(self) -> str | None:
+        """The silence ends (the session sounds again): the stretch heard so far, if any, is
+        decoded now rather than lost (what the microphone heard before the gate closed holds
+        none of the session's own sound), and everything is forgotten."""
+        phrase = None
+        if self._first is not None:
+            base = self._fed - len(self._recent)
+            lo = max(base, self._first - int(PAD_BEFORE * MIC_RATE))
+            enough = self._voiced * FRAME >= VOICED_MIN * MIC_RATE
+            if enough and self._last - self._first <= MAX_VOICED * MIC_RATE:
+                phrase = self.decode(self._recent[lo - base:])
+        self.reset()
+        return phrase
+
+    def _drop(self) -> None:
+        self._first = self._last = None
+        self._voiced = 0
+
+    def _run(self, search: str, seg):
+        d = self.decoder
+        d.activate_search(search)
+        d.start_utt()
+        d.process_raw(seg.astype("<i2").tobytes(), False, True)
+        d.end_utt()
+        return d.hyp()
+
+    def decode(self, seg) -> str | None:
+        """The phrase the stretch `seg` (int16 samples) is, if it is one confidently enough."""
+        said = self._run("commands", seg)
+        if said is None or said.hypstr not in self.phrases:
+            self.last = (None, 0.0)
+            return None
+        loop = self._run("phones", seg)
+        frames = max(1, self.decoder.n_frames())
+        conf = (log_score(said) - (log_score(loop) if loop else log_score(said))) / frames
+        self.last = (said.hypstr, conf)
+        return said.hypstr if conf >= self.phrases[said.hypstr][1] else None
 
 
 class Gate:
@@ -244,7 +309,11 @@ class Listener:
         if not self.gate.update(now, self.controller.quiet()):
             if self.listening:
                 self.listening = False
-                self.spotter.reset()
+                # a command said just before the session sounds again still counts
+                phrase = self.spotter.flush()
+                if phrase is not None:
+                    self.act(phrase, now)
+                    return phrase
             return None
         if not self.listening:
             self.listening = True
