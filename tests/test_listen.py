@@ -134,8 +134,7 @@ def test_said_pause_holds_continue_resumes_and_stop_ends_logged_as_stopped(mic, 
     assert p.when('"Breathe out."') is None, "the next line came while paused"
     assert spoken < due  # the command was heard before the next line was due
     p.wait_for("(listening)", after=spoken)
-    # "resume", the documented alternate: Piper's joe says "continue" in a way the spotter does
-    # not match at its threshold (test_the_spotter_hears_each_command..., xfail; README)
+    # "resume", the documented alternate ("continue" itself: test_the_spotter_hears_each_command...)
     said = say(mic, "resume")
     acted = p.wait_for('(heard "resume")', after=said - 2, timeout=5)
     print(f"'resume' ended -> acted on {acted - said:.2f} s later")
