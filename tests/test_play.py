@@ -130,10 +130,10 @@ def onsets(loud_windows: np.ndarray, quiet: int = 10) -> np.ndarray:
 class Pty:
     """`play` with a pseudo-terminal as its stdin and stdout, as when run in a terminal."""
 
-    def __init__(self, *extra):
+    def __init__(self, *extra, args: list[str] | None = None):
         master, slave = pty.openpty()
         self.master = master
-        self.proc = subprocess.Popen(play_args(*extra), env=child_env(), stdin=slave, stdout=slave,
+        self.proc = subprocess.Popen(args or play_args(*extra), env=child_env(), stdin=slave, stdout=slave,
                                      stderr=subprocess.PIPE, start_new_session=True)
         os.close(slave)
         self.out = bytearray()

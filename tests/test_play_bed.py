@@ -4,11 +4,8 @@ sink: the level in a silence, the bed gone under every line, the same sound as t
 silence while paused."""
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -138,18 +135,9 @@ def listen_args(*extra) -> list[str]:
     return [sys.executable, "-m", "sisessions", "--scripts", str(SCRIPTS), "play", "listen", *VOICE, *extra]
 
 
-class ListenPty(Pty):
+def ListenPty(*extra) -> Pty:  # noqa: N802 (used like the class it stands for)
     """test_play's terminal, playing the `listen` fixture (long silences) instead."""
-
-    def __init__(self, *extra):
-        master, slave = pty.openpty()
-        self.master = master
-        self.proc = subprocess.Popen(listen_args(*extra), env=child_env(), stdin=slave, stdout=slave,
-                                     stderr=subprocess.PIPE, start_new_session=True)
-        os.close(slave)
-        self.out = bytearray()
-        self._t = threading.Thread(target=self._read, daemon=True)
-        self._t.start()
+    return Pty(args=listen_args(*extra))
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ stopped; a bed far below the voice says "still running" without covering a word.
 """
 from __future__ import annotations
 
+import abc
 import bisect
 import functools
 import hashlib
@@ -69,13 +70,14 @@ def choose(spec: str | None, level: float | None = None, base: Path | None = Non
 # ---------------------------------------------------------------- the sounds, as loops
 
 
-class Loop:
+class Loop(abc.ABC):
     """Samples of a loop at any absolute frame (position mod length), RMS 1.0, as floats."""
 
     length: int
 
+    @abc.abstractmethod
     def read(self, start: int, n: int) -> np.ndarray:
-        raise NotImplementedError
+        """`n` samples from absolute frame `start`, wrapping round the loop."""
 
     def close(self) -> None:
         pass
