@@ -15,11 +15,8 @@ from sisessions.script.library import Library
 from sisessions.script.load import session_for_pattern
 
 
-def _length(library: Library, session) -> str:
-    from sisessions.practice import settings
-
+def _length(library: Library, session, opts: PlanOptions) -> str:
     try:
-        opts = PlanOptions(side=settings.saved_side() or "left")
         return "~" + duration_text(estimated(session, library, opts).seconds)
     except SisessionsError:
         return "invalid"
@@ -27,17 +24,20 @@ def _length(library: Library, session) -> str:
 
 def listing(library: Library) -> Iterator[str]:
     """Ids, titles, stages and planned lengths (speech estimated from word counts)."""
+    from sisessions.practice import settings
+
+    opts = PlanOptions(side=settings.saved_side() or "left")  # read once, not per row
     rows = []
     for sid in sorted(library.sessions):
         try:
             s = library.session(sid)
-            rows.append(("session", sid, s.title, "", _length(library, s)))
+            rows.append(("session", sid, s.title, "", _length(library, s, opts)))
         except SisessionsError:
             rows.append(("session", sid, "(invalid: run `sisessions validate`)", "", ""))
     for pid in sorted(library.patterns):
         try:
             p = library.pattern(pid)
-            rows.append(("pattern", pid, p.title, p.stage or "", _length(library, session_for_pattern(p))))
+            rows.append(("pattern", pid, p.title, p.stage or "", _length(library, session_for_pattern(p), opts)))
         except SisessionsError:
             rows.append(("pattern", pid, "(invalid: run `sisessions validate`)", "", ""))
     wid = max((len(r[1]) for r in rows), default=10)

@@ -164,8 +164,9 @@ def converted(path: Path, cache_root: Path) -> tuple[Path, float]:
     folder = Path(cache_root) / "beds"
     raw, meta = folder / f"{key}.s16", folder / f"{key}.json"
     try:
-        rms = float(json.loads(meta.read_text(encoding="utf-8"))["rms"])
-        if raw.stat().st_size == json.loads(meta.read_text(encoding="utf-8"))["bytes"] and rms > 0:
+        m = json.loads(meta.read_text(encoding="utf-8"))
+        rms = float(m["rms"])
+        if raw.stat().st_size == m["bytes"] and rms > 0:
             return raw, rms
     except (OSError, ValueError, KeyError, TypeError):
         pass  # not made yet, or damaged: make it again

@@ -88,11 +88,6 @@ def _only(data: dict, keys: set[str]) -> None:
         raise Bad(f"unknown field '{unknown[0]}'")
 
 
-def _session_of(play) -> str:
-    # the log's records are becoming typed objects (Play); older trees hand out dicts
-    return play.session if hasattr(play, "session") else play["session"]
-
-
 class Api:
     def __init__(self, scripts: tuple[str, ...], renders: Renders):
         self.scripts = scripts
@@ -148,7 +143,7 @@ class Api:
             raise Bad("'skip' must be a list of pattern ids")
         bed = data.get("bed")
         if bed is not None:
-            if not isinstance(bed, str) or "bed" not in app.Choices.__dataclass_fields__:
+            if not isinstance(bed, str):
                 raise Bad("a sound bed cannot be chosen here yet")
             if "/" in bed or "\\" in bed or bed.startswith("."):
                 raise Bad("'bed' must be the name of a built-in bed")
@@ -213,7 +208,7 @@ class Api:
             d = today - dt.timedelta(days=k)
             day = table.get(d, log.Day(d))
             days.append({"date": d.isoformat(), "practised": day.practised,
-                         "sessions": [_session_of(p) for p in day.plays], "pain": day.pain})
+                         "sessions": [p.session for p in day.plays], "pain": day.pain})
         return JSONResponse({"days": days, "streak": log.streak(records, today),
                              "show_streak": settings.show_streak()})
 

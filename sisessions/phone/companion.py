@@ -23,6 +23,7 @@ from sisessions.errors import SisessionsError
 from sisessions.phone import files, serve
 from sisessions.phone.api import Api, Bad, error
 from sisessions.phone.renders import Renders
+from sisessions.phone.renders import root as renders_root
 
 TOKEN_FILE = "companion-token"
 COOKIE = "sisessions"
@@ -184,7 +185,7 @@ def feed_xml(renders: Renders, base: str, secret: str) -> bytes:
     query = "?" + urlencode({"t": secret})
     episodes = []
     for rid, _meta in renders.ready():
-        folder = Path(renders.file(rid, "chapters.json")).parent
+        folder = renders_root() / rid
         found, _skipped = feed.read_episodes(folder)
         chapters = folder / "chapters.json"
         episodes += [replace(e, chapters_file=chapters if chapters.is_file() else None) for e in found]

@@ -10,7 +10,6 @@ import os
 import queue
 import re
 import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from sisessions import app, paths
 from sisessions.errors import SisessionsError
-from sisessions.fileio import atomic_write_text
+from sisessions.fileio import atomic_write_text, clean_stale_parts, temp_dir
 
 KEEP = 3                       # renders kept per session; older ones are removed
 META = "render.json"
@@ -41,8 +40,7 @@ class Order:
     bed: str | None = None
 
     def choices(self) -> app.Choices:
-        extra = {"bed": self.bed} if self.bed and "bed" in {f.name for f in dataclasses.fields(app.Choices)} else {}
-        return app.Choices(side=self.side, pace=self.pace, skip=self.skip, minutes=self.minutes, **extra)
+        return app.Choices(side=self.side, pace=self.pace, skip=self.skip, minutes=self.minutes, bed=self.bed)
 
 
 def render_id(prepared: app.Prepared, choices: app.Choices) -> str:
@@ -155,28 +153,26 @@ class Renders:
 
         base = root()
         base.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{rid}.", suffix=".part", dir=base))
-        try:
+        clean_stale_parts(base, dirs=True)  # what a killed render left
+        with temp_dir(base / rid) as tmp:
             with app.speech_session(choices, self.cache_dir) as speech:
                 tl = app.plan(prepared, speech)
                 name = f"{tl.session}-{tl.side}.mp3" if tl.side else f"{tl.session}.mp3"
                 # the one export path, as `export -o FILE.mp3` (chapters, tags, .vtt, the bed)
                 app.export(tl, speech, app.export_request(prepared, output=str(tmp / name)))
-            chs = [{"title": c.title, "start": round(c.start / tl.rate, 3)} for c in chapters(tl)]
-            triples = [(c.start / tl.rate, c.end / tl.rate, c.title) for c in chapters(tl)]
+            parts = chapters(tl)
+            chs = [{"title": c.title, "start": round(c.start / tl.rate, 3)} for c in parts]
+            triples = [(c.start / tl.rate, c.end / tl.rate, c.title) for c in parts]
             atomic_write_text(tmp / "chapters.json", json_chapters(triples, name, tl.title))
             meta = {"session": tl.session, "title": tl.title, "side": tl.side, "audio": name,
                     "transcript": Path(name).with_suffix(".vtt").name, "duration": round(tl.seconds, 3),
                     "chapters": chs, "made": time.time()}
             atomic_write_text(tmp / META, json.dumps(meta, indent=1) + "\n")
-            os.chmod(tmp, 0o700)  # health data: this user's only
+            os.chmod(tmp, 0o700)  # health data: this user's only (whatever temp_dir's mode)
             target = base / rid
             if target.exists():
                 shutil.rmtree(target)
             os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     def _tidy(self, session: str) -> None:
         """Keep the newest `keep` renders of `session`; only folders with our render.json go."""

@@ -108,11 +108,6 @@ def voiced_frames(x):
     return (e > 1e-3 * WIN) & (peak > VOICING * np.maximum(e, 1e-12))
 
 
-def voiced_seconds(x) -> float:
-    """How long `x` (int16 samples at MIC_RATE) is voiced."""
-    return float(voiced_frames(x).sum()) * FRAME / MIC_RATE
-
-
 def log_score(hyp) -> float:
     """A hypothesis' path score in pocketsphinx's own log base 1.0001 (the Python binding gives
     it exponentiated)."""

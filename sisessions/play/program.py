@@ -86,7 +86,10 @@ class Program:
         return list(self.say_at)
 
     def set_frames(self, text: str, frames: int) -> None:
-        for i in self.say_at.get(text, ()):
+        at = self.say_at.get(text, ())
+        if all(self.known[i] and self.lengths[i] == frames for i in at):
+            return  # already so (primed): keep the positions summed, the audio thread reads them
+        for i in at:
             self.lengths[i] = frames
             self.known[i] = True
         if self.first and self.events[0].kind == Kind.SAY and self.events[0].text == text:

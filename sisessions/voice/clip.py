@@ -2,7 +2,7 @@
 
 A line is synthesized phrase by phrase (phrasing.py); here each phrase is converted to the
 internal format and trimmed, the phrases are joined by silences sized so the clip lasts
-words / rate, and the clip is levelled to one loudness (-15.5 LUFS, true peak <= -3 dBTP) so
+words / rate, and the clip is levelled to one loudness (-15.5 LUFS, true peak <= -4 dBTP) so
 that every engine, every voice and every line sound equally loud.
 """
 from __future__ import annotations
