@@ -208,6 +208,14 @@ def test_dry_run_prints_the_line_and_writes_nothing(user, tmp_path):
     assert table(user) == FOREIGN
 
 
+def test_a_scheduled_run_keeps_the_bed_it_was_added_with(user, tmp_path):
+    """`--bed` and `--bed-level` reach the entry, so the morning run plays with the same bed."""
+    p = add("--at", "06:45", "first", "--to", tmp_path / "phone", "--bed", "brown", "--bed-level", "-48",
+            "--dry-run")
+    line = next(ln for ln in p.stdout.splitlines() if ln.startswith("45 6 * * * "))
+    assert "--bed brown --bed-level -48" in command_of(line)
+
+
 def added_id_dry(p) -> str:
     return re.search(r"Would schedule \(nothing written\): (\w{6}):", p.stdout).group(1)
 

@@ -144,6 +144,10 @@ def session_options(choices, default_rate: int) -> list[str]:
         out += ["--skip", s]
     if choices.minutes is not None:
         out += ["--minutes", f"{choices.minutes:g}"]
+    if choices.bed:
+        out += ["--bed", choices.bed]
+    if choices.bed_level is not None:
+        out += ["--bed-level", f"{choices.bed_level:g}"]
     return out
 
 
