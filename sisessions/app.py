@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from sisessions import paths
-from sisessions.output import export as exporting
 from sisessions.plan.timeline import (
     Event,
     Kind,
@@ -28,7 +27,8 @@ from sisessions.voice.cache import Cache
 from sisessions.voice.engines.base import DEFAULT_RATE, check_rate, get_engine
 from sisessions.voice.speech import Speech
 
-if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for
+if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for; the export sinks
+    from sisessions.output import export as exporting  # (mutagen, ffmpeg) only for exports
     from sisessions.output.bed import Bed
 
 __all__ = ["Choices", "Prepared", "open_library", "resolve_today", "prepare", "open_speech",
@@ -124,6 +124,8 @@ def plan(p: Prepared, speech: Speech, progress: Callable[[str], None] | None = N
 def export_request(p: Prepared, **options) -> exporting.Request:
     """An export request for this session, checked before any audio is made (the album is the
     library's name for your own scripts)."""
+    from sisessions.output import export as exporting  # late: `play` never loads the sinks
+
     req = exporting.Request(album=exporting.album_for(p.session), bed=p.bed, **options)
     exporting.check(req)
     return req
@@ -131,6 +133,8 @@ def export_request(p: Prepared, **options) -> exporting.Request:
 
 def export(tl: Timeline, speech: Speech, req: exporting.Request) -> exporting.Written:
     """Every kind of export (-o FILE, -o DIR/, --split, --to/--keep, sidecars) by one path."""
+    from sisessions.output import export as exporting  # late: `play` never loads the sinks
+
     return exporting.export(tl, speech, req)
 
 
