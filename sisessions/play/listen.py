@@ -14,7 +14,7 @@ Why it is shaped like this:
   speaks, and for ECHO_TAIL after (the room's echo and the output's queue), captured audio is
   dropped unheard, so the session's own voice cannot trigger it. Nothing is written: at most
   the last KEEP samples of the current silence stay in memory.
-- A command is acknowledged by play.tone through the same output the session uses.
+- A command is acknowledged by sources.tone through the same output the session uses.
 """
 from __future__ import annotations
 
@@ -256,7 +256,7 @@ class Listener:
 
     def __init__(self, controller, mixer=None, phrases: dict[str, tuple[str, float]] | None = None):
         self.controller = controller
-        self.mixer = mixer                     # play.tone.ToneMix, or None: no acknowledgement
+        self.mixer = mixer                     # sources.tone.ToneMix, or None: no acknowledgement
         self.spotter = Spotter(phrases)
         self.gate = Gate()
         self.listening = False
@@ -325,7 +325,7 @@ class Listener:
         self.heard.append((time.monotonic(), phrase))
         self._news.append(f"heard \"{phrase}\"")
         if self.mixer is not None:
-            from sisessions.play.tone import SECONDS
+            from sisessions.sources.tone import SECONDS
 
             self.mixer.ring()
             # the tone itself comes back through the microphone: not listened to
