@@ -192,7 +192,7 @@ class Session:
             return None
         from sisessions.play import listen
 
-        self.listener = listen.start(self.controller, self.mixer)
+        self.listener = listen.start(self.controller, self.mixer, self.speech)
         self._listen_note = listen.NO_MICROPHONE if self.listener is None else None
         if self.listener is not None:  # before the display is made: it shows "listening"
             self.view = listen.ListeningView(self.program, self.feeder, self.prepared.session.title, self.listener)
