@@ -40,12 +40,11 @@ def schedule_add(ctx, session, at, days, play, to, keep, systemd, dry_run, choic
     from sisessions.errors import UsageError
     from sisessions.schedule import manage
     from sisessions.schedule import spec as sch
-    from sisessions.voice.engines.base import DEFAULT_RATE
 
     if play and to:
         raise UsageError("give either --play or --to DIR, not both")
     sch.check_platform(systemd)
-    spec = sch.make_spec(at, days, session, to, sch.session_options(choices, DEFAULT_RATE),
+    spec = sch.make_spec(at, days, session, to, choices.args(),
                          ctx.obj["scripts"], ctx.obj["cache_dir"], systemd, keep)
     lib = app.open_library(ctx.obj["scripts"])
     prepared = [app.prepare(lib, name, choices) for name in sch.sessions_to_ready(lib, session)]
