@@ -26,7 +26,7 @@ import time
 from collections import deque
 
 from sisessions.errors import UsageError
-from sisessions.play.display import View
+from sisessions.play.controls import Command
 
 MIC_RATE = 16000          # the rate pocketsphinx's acoustic model was trained at
 PERIOD_MS = 100           # one capture chunk: the gate and the decoder step by this
@@ -36,7 +36,7 @@ INSTALL = ("spoken commands need the pocketsphinx recogniser: "
            "pip install 'pocketsphinx>=5,<6' (or `bash setup.sh`)")
 LISTENING = "listening"
 
-# What each spoken phrase does (a method of play.controls.Controller), and the confidence it
+# What each spoken phrase does (a play.controls.Command), and the confidence it
 # needs: how much better, per frame, the command grammar explains the stretch than a free phone
 # loop does (log base 1.0001; 0 means as well). Chosen by `benchmarks/listen.py --tune` on its
 # take A (the strictest level with the most detections and no false trigger over `daily`;
@@ -321,7 +321,7 @@ class Listener:
 
     def act(self, phrase: str, now: float) -> None:
         action, _ = self.spotter.phrases[phrase]
-        getattr(self.controller, action)()
+        self.controller.do(Command(action))
         self.heard.append((time.monotonic(), phrase))
         self._news.append(f"heard \"{phrase}\"")
         if self.mixer is not None:
@@ -346,20 +346,6 @@ class Listener:
                 self.device.close()
         if self._thread is not None:
             self._thread.join(timeout=2)
-
-
-class ListeningView(View):
-    """The terminal's status line says "listening" while the microphone is heard."""
-
-    def __init__(self, program, feeder, title: str, listener: Listener):
-        super().__init__(program, feeder, title)
-        self.listener = listener
-
-    def state(self) -> str:
-        s = super().state()
-        if not self.listener.listening:
-            return s
-        return f"{s} · {LISTENING}" if s else LISTENING
 
 
 def start(controller, mixer=None) -> Listener | None:
