@@ -29,7 +29,7 @@ from sisessions.voice.speech import Speech
 
 if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for; the export sinks
     from sisessions.output import export as exporting  # (mutagen, ffmpeg) only for exports
-    from sisessions.output.bed import Bed
+    from sisessions.sources.bed import Bed
 
 __all__ = ["Choices", "Prepared", "open_library", "resolve_today", "prepare", "open_speech",
            "speech_session", "texts", "plan", "export_request", "export", "play_and_log", "done_elsewhere",
@@ -48,7 +48,7 @@ class Choices:
     skip: tuple[str, ...] = ()
     minutes: float | None = None
     bed: str | None = None            # a built-in bed, an audio file or "off"; None: the session's
-    bed_level: float | None = None    # dBFS RMS of the bed in the silences; None: output/bed.LEVEL
+    bed_level: float | None = None    # dBFS RMS of the bed in the silences; None: sources/bed.LEVEL
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Prepared:
     opts: PlanOptions
     events: tuple[Event, ...] = field(repr=False)
     left_out: tuple[str, ...] = ()    # titles of the items --minutes left out, in that order
-    bed: Bed | None = None            # the bed to mix under it (output/bed.py), None: none
+    bed: Bed | None = None            # the bed to mix under it (sources/bed.py), None: none
 
 
 def open_library(scripts: tuple[str, ...] = ()) -> Library:
@@ -91,7 +91,7 @@ def prepare(library: Library, name: str, choices: Choices) -> Prepared:
     bed = None
     spec = choices.bed or session.bed
     if spec not in (None, NO_BED):  # numpy only when a bed is asked for
-        from sisessions.output.bed import choose
+        from sisessions.sources.bed import choose
 
         bed = choose(spec, choices.bed_level)
     return Prepared(library, session, opts, events, left_out, bed)

@@ -86,6 +86,27 @@ def test_sides_both_plays_working_then_other():
     assert [c.side for c in tl.cues if c.pattern == "sided-tiny" and c.kind == "say"] == ["right"] * 2 + ["left"] * 2
 
 
+def test_side_both_does_every_sided_item_on_both_sides_and_fixed_ones_as_written(tmp_path):
+    """Today's check said "same": no side is guessed, each working/other/both item is done on
+    the left and then the right, a fixed side stays fixed, an unsided pattern stays once."""
+    lib_dir = tmp_path / "lib"
+    (lib_dir / "sessions").mkdir(parents=True)
+    (lib_dir / "sessions" / "evenly.yaml").write_text(
+        "title: Evenly\nchime: false\nitems:\n  - sided-tiny\n  - pattern: sided-tiny\n    side: other\n"
+        "  - pattern: sided-tiny\n    side: both\n  - pattern: sided-tiny\n    side: right\n"
+        "  - pattern: tiny\n    repetitions: 1\n")
+    lib = Library([FIXTURES / "lib", lib_dir])
+    s = lib.session("evenly")
+    o = PlanOptions(side="both")
+    tl = place(s, lib, expand(s, lib, o), o, words_frames)
+    sides = [(c.item, c.side) for c in tl.cues if c.kind == "say" and c.pattern == "sided-tiny"]
+    assert list(dict.fromkeys(sides)) == [(0, "left"), (0, "right"), (1, "left"), (1, "right"),
+                                          (2, "left"), (2, "right"), (3, "right")]
+    assert "Roll to your left side." in [c.text for c in tl.cues if c.item == 0]
+    assert {c.side for c in tl.cues if c.pattern == "tiny"} == {None}
+    assert tl.to_json_dict()["side"] == "both"
+
+
 def test_fixed_side_needs_no_working_side():
     tl = plan("fixed")
     assert "Roll to your left side." in [c.text for c in tl.cues]

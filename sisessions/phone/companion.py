@@ -146,9 +146,9 @@ def make_app(secret: str, scripts: tuple[str, ...] = (), cache_dir: str | None =
         return files.send_file(request, f) if f is not None else files.plain(404)
 
     def cover(request: Request) -> Response:
-        from sisessions.output.tags import FEED_COVER_SIZE, cover_png
+        from sisessions.sources.cover import FEED_SIZE, cover_png
 
-        return Response(cover_png(FEED_COVER_SIZE), media_type="image/png")
+        return Response(cover_png(FEED_SIZE), media_type="image/png")
 
     def feed(request: Request) -> Response:
         return Response(feed_xml(renders, f"{request.url.scheme}://{request.url.netloc}/", secret),

@@ -53,7 +53,7 @@ def number_word(n: int) -> str:
 
 @dataclass(frozen=True)
 class PlanOptions:
-    side: str | None = None          # the person's working side: left | right
+    side: str | None = None          # the person's working side: left | right, or both (evenly)
     pace: float = 1.0                # pauses, breaths and rests multiplied
     skip: frozenset[str] = frozenset()
     reps_scale: float = 1.0          # --minutes fitting: repetitions multiplied (rounded, >= 1)
@@ -296,6 +296,9 @@ def _min_silence(seconds: float) -> float:
     return min(seconds, 10.0)
 
 
+BOTH = "both"  # PlanOptions.side when the check could not tell: every sided item on both sides
+
+
 def _sides(pattern: Pattern, item_side: str, working: str | None) -> list[str | None]:
     if not pattern.sided:
         return [None, None] if item_side == "both" else [None]
@@ -303,6 +306,8 @@ def _sides(pattern: Pattern, item_side: str, working: str | None) -> list[str | 
         return [item_side]
     if working is None:
         raise UsageError(SIDE_HOWTO)
+    if working == BOTH:  # no side is guessed: working, other and both items all get both sides
+        return ["left", "right"]
     if item_side == "working":
         return [working]
     if item_side == "other":

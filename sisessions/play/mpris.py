@@ -282,7 +282,7 @@ class Mpris:
             self.note = "(the D-Bus session bus went away: media keys no longer reach this session)"
 
     def _write_cover(self) -> None:
-        from sisessions.output.tags import cover_png
+        from sisessions.sources.cover import cover_png
 
         try:
             path = Path(self._dir) / "cover.png"

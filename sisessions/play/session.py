@@ -128,7 +128,7 @@ class Session:
             self.bed = LiveBed.open(prepared.bed, speech.cache.root, self.program)
         self.feeder = Feeder(self.program, self.clips, self.start, after_preroll=target, bed=self.bed)
         self.listener = None           # spoken commands (play.listen), with --listen and a microphone
-        self.mixer = None              # the feeder plus the acknowledgement tone (play.tone), with --listen
+        self.mixer = None              # the feeder plus the acknowledgement tone (sources.tone), with --listen
         self._listen_note: str | None = None
         self.controller = Controller(self.program, self.feeder)
         self.view = View(self.controller, s.title)
@@ -178,10 +178,10 @@ class Session:
 
     def _source(self):
         """What the output pulls: the feeder, with --listen wrapped so the acknowledgement
-        tone of a spoken command is mixed in (play.tone)."""
+        tone of a spoken command is mixed in (sources.tone)."""
         if not self.o.listen:
             return self.feeder
-        from sisessions.play.tone import ToneMix
+        from sisessions.sources.tone import ToneMix
 
         self.mixer = ToneMix(self.feeder)
         return self.mixer
@@ -193,7 +193,7 @@ class Session:
             return None
         from sisessions.play import listen
 
-        self.listener = listen.start(self.controller, self.mixer)
+        self.listener = listen.start(self.controller, self.mixer, self.speech)
         self._listen_note = listen.NO_MICROPHONE if self.listener is None else None
         if self.listener is not None:  # the display shows "listening"
             self.view.listening = lambda: self.listener.listening

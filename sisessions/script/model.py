@@ -16,7 +16,7 @@ DEFAULT_BREATH_IN = 4.0
 DEFAULT_BREATH_OUT = 6.0
 DEFAULT_PRIORITY = 5
 PRIORITY_RANGE = (1, 9)
-BUILTIN_BEDS = ("brown", "drone")  # made by output/bed.py; any other `bed:` is an audio file
+BUILTIN_BEDS = ("brown", "drone")  # made by sources/bed.py; any other `bed:` is an audio file
 NO_BED = "off"                     # `--bed off`: none, even when the session names one
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
