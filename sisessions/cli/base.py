@@ -123,7 +123,7 @@ def finite(ctx, param, value):
 def session_options(f):
     """The options that shape a session (SPEC §3), shared by show, synth, play and export."""
 
-    @click.option("--side", type=SIDE_CHOICE, help="Your working side (else the saved one).")
+    @click.option("--side", type=SIDE_CHOICE, help="Your working side (else today's check, else the saved one).")
     @click.option("--pace", type=click.FloatRange(0.5, 3.0), default=1.0, show_default=True, callback=finite,
                   help="Multiply pauses, breaths and rests.")
     @click.option("--rate", type=click.IntRange(60, 200), default=None,
