@@ -272,3 +272,15 @@ def test_log_shows_after_session_and_morning_pain_apart_with_dates(person):
     when = lambda n: (TODAY - dt.timedelta(days=n)).strftime("%a %d %b")  # noqa: E731
     assert out[1] == f"  {when(0)}  no practice  check: same  morning pain 2/10"
     assert out[2].startswith(f"* {when(1)}  one") and out[2].endswith("pain after 4/10")
+
+
+def test_a_scheduled_run_with_no_side_known_does_both_sides_evenly(person):
+    """Nobody is at the keys for a schedule: no check, no saved side is both sides, not exit 2."""
+    person.run("show", "today", "--engine", "espeak", check=2)
+    proc = run_cli("schedule", "run", "t1", "--", "--scripts", person.lib, "show", "today", "--json",
+                   "--engine", "espeak", check=0)
+    out = proc.stdout
+    shown = json.loads(out[out.index("\n{") + 1:out.rindex("}") + 1])
+    assert shown["side"] == "both"
+    assert [c["side"] for c in shown["cues"] if c["pattern"] == "reach" and c["kind"] == "say"][:2] == ["left", "right"]
+    assert "No side is known, so today each side is done evenly." in [c["text"] for c in shown["cues"]]
