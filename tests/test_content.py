@@ -460,7 +460,8 @@ def test_the_programme_orders_the_stages(library):
 def test_daily_is_spoken_at_100_to_125_words_per_minute_by_the_default_voice(library):
     """Measured on synthesized clips (what render plays) of a sample of daily's say cues."""
     from sisessions.voice.cache import Cache
-    from sisessions.voice.engines.base import DEFAULT_RATE, get_engine
+    from sisessions.choices import DEFAULT_RATE
+    from sisessions.voice.engines.base import get_engine
     from sisessions.voice.speech import Speech
 
     events = expand(library.session("daily"), library, PlanOptions(side="left"))

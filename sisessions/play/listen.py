@@ -26,7 +26,7 @@ from array import array
 from collections import deque
 
 from sisessions.errors import UsageError
-from sisessions.play.display import View
+from sisessions.play.controls import Command
 from sisessions.play.spotter import ANSWERS, CONFIRM, MIC_RATE, PHRASES, Spotter
 
 __all__ = ["ANSWERS", "CONFIRM", "MIC_RATE", "PHRASES", "Spotter", "Listener", "Gate", "start", "check_installed"]
@@ -246,7 +246,7 @@ class Listener:
                 action, _, paused_here = self._pending
                 self._pending = None
                 self._ring(now)
-                getattr(self.controller, action)()
+                self.controller.do(Command(action))
                 if action != "stop" and paused_here:
                     self.controller.resume()
             else:
@@ -262,7 +262,7 @@ class Listener:
                 else:
                     self._cancel(None)    # goes on where it was, then does what was said
                 self._ring(now)
-                getattr(self.controller, action)()
+                self.controller.do(Command(action))
         self.listening = False
         self.spotter.reset()
         return True
@@ -327,20 +327,6 @@ def _prompt_samples(speech) -> dict[str, array]:
                 continue
             out[action] = array("h", w.readframes(w.getnframes()))
     return out
-
-
-class ListeningView(View):
-    """The terminal's status line says "listening" while the microphone is heard."""
-
-    def __init__(self, program, feeder, title: str, listener: Listener):
-        super().__init__(program, feeder, title)
-        self.listener = listener
-
-    def state(self) -> str:
-        s = super().state()
-        if not self.listener.listening:
-            return s
-        return f"{s} · {LISTENING}" if s else LISTENING
 
 
 def start(controller, mixer=None, speech=None) -> Listener | None:
