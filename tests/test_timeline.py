@@ -235,3 +235,12 @@ def test_show_json_cues_carry_the_phase_and_side_of_a_builtin_pattern(cli):
     assert {c["side"] for c in cues} == {"right"}
     assert {c["phase"] for c in cues} >= {"tighten", "release", "rest"}
     assert all(c["phase"] is None and c["side"] is None for c in d["cues"] if c["pattern"] is None)
+
+
+@pytest.mark.parametrize("seconds,shown", [(0, "0:00.0"), (59.96, "1:00.0"), (599.96, "10:00.0"),
+                                           (61.24, "1:01.2"), (3600.0, "60:00.0")])
+def test_the_show_table_clock_never_reads_60_seconds(seconds, shown):
+    """`show --minutes 10` ended on '9:60.0 end' (599.96 s rounded only after the minutes split)."""
+    from sisessions.cli.report import _clock
+
+    assert _clock(round(seconds * RATE), RATE) == shown
