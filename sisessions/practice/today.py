@@ -177,6 +177,8 @@ def resolve_side(option: str | None = None, on: date | None = None,
     """The side a sided session uses: `--side`, else today's check ("same": both sides evenly),
     else the saved side (the newer of `side set` and the latest clear check), else None."""
     on = on or date.today()
+    if option == "both":
+        return Side("both", "option", "both sides evenly, as asked")
     if option:
         return Side(option, "option", f"the {option} side, as given with --side")
     if records is None:
