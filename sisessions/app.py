@@ -163,7 +163,8 @@ def prepare(library: Library, name: str, choices: Choices, unattended: bool = Fa
 def _with_opening(events: tuple[Event, ...], lines: list[str]) -> tuple[Event, ...]:
     if not lines:
         return events
-    at = max(i for i, e in enumerate(events) if e.kind == Kind.SAY and e.text == SAFETY_LINES[-1]) + 1
+    at = next((i + 1 for i in range(len(events) - 1, -1, -1)
+               if events[i].kind == Kind.SAY and events[i].text == SAFETY_LINES[-1]), 0)
     return events[:at] + tuple(Event(Kind.SAY, text=t) for t in lines) + events[at:]
 
 
