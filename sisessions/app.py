@@ -11,6 +11,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Callable
 
 from sisessions import paths
+from sisessions.choices import Choices
 from sisessions.errors import UsageError
 from sisessions.plan.timeline import (
     SAFETY_LINES,
@@ -27,31 +28,16 @@ from sisessions.practice import log, today
 from sisessions.script.library import Library
 from sisessions.script.model import NO_BED, Session
 from sisessions.voice.cache import Cache
-from sisessions.voice.engines.base import DEFAULT_RATE, check_rate, get_engine
+from sisessions.voice.engines.base import get_engine
 from sisessions.voice.speech import Speech
 
 if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for; the export sinks
     from sisessions.output import export as exporting  # (mutagen, ffmpeg) only for exports
-    from sisessions.output.bed import Bed
+    from sisessions.sources.bed import Bed
 
 __all__ = ["Choices", "Prepared", "open_library", "resolve_today", "today_decision", "resolve_side",
            "check_wanted", "prepare", "open_speech", "speech_session", "texts", "plan", "export_request", "export",
            "play_and_log", "done_elsewhere", "past_or_today", "record_check", "record_pain", "duration_text"]
-
-
-@dataclass(frozen=True)
-class Choices:
-    """The options of show, synth, play and export (SPEC §3)."""
-
-    side: str | None = None
-    pace: float = 1.0
-    rate: int = DEFAULT_RATE
-    engine: str | None = None
-    voice: str | None = None
-    skip: tuple[str, ...] = ()
-    minutes: float | None = None
-    bed: str | None = None            # a built-in bed, an audio file or "off"; None: the session's
-    bed_level: float | None = None    # dBFS RMS of the bed in the silences; None: output/bed.LEVEL
 
 
 @dataclass(frozen=True)
@@ -61,7 +47,7 @@ class Prepared:
     opts: PlanOptions
     events: tuple[Event, ...] = field(repr=False)
     left_out: tuple[str, ...] = ()    # titles of the items --minutes left out, in that order
-    bed: Bed | None = None            # the bed to mix under it (output/bed.py), None: none
+    bed: Bed | None = None            # the bed to mix under it (sources/bed.py), None: none
     side: today.Side | None = None    # where the side came from (None: the session needs none)
     decision: today.Decision | None = None  # for SESSION `today`: the day's decision
 
@@ -137,7 +123,7 @@ def prepare(library: Library, name: str, choices: Choices, unattended: bool = Fa
     `unattended` (a schedule's run): with no side known, both sides evenly instead of exit 2."""
     sid, decision = resolve_today(library, name, choices.side)
     session = library.session(sid)
-    check_rate(choices.rate)
+    choices.check()
     side = resolve_side(library, session, choices.side, unattended)
     minutes = choices.minutes if choices.minutes is not None else (decision.minutes if decision else None)
     opts = PlanOptions(side=side.side if side else None, pace=choices.pace, skip=frozenset(choices.skip),
@@ -154,7 +140,7 @@ def prepare(library: Library, name: str, choices: Choices, unattended: bool = Fa
     bed = None
     spec = choices.bed or session.bed
     if spec not in (None, NO_BED):  # numpy only when a bed is asked for
-        from sisessions.output.bed import choose
+        from sisessions.sources.bed import choose
 
         bed = choose(spec, choices.bed_level)
     return Prepared(library, session, opts, events, left_out, bed, side, decision)

@@ -154,7 +154,7 @@ def today(library: Library, on: date | None = None) -> tuple[Today, list[str]]:
 # ---------------------------------------------------------------- the side (SPEC §8)
 
 CHECK_SESSION = "check"  # the built-in session of the self-check
-CHECK_HOWTO = ("this session needs your working side: do the short check (`sisessions play check`) and "
+CHECK_HOWTO = ("this session needs your working side: do the check session (`sisessions play check`) and "
                "record it with `sisessions log --check left|right|same`, or add --side left or --side right "
                "(`sisessions side set left` saves one)")
 
