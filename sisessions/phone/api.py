@@ -4,21 +4,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sisessions import app
-from sisessions.errors import SisessionsError
+from sisessions.choices import ID, Choices
+from sisessions.errors import SisessionsError, UsageError
 from sisessions.phone.renders import Order, Renders
 from sisessions.practice import log, settings
 
 MAX_BODY = 16 * 1024          # bytes: every body the page sends is far smaller
 BODY_TIMEOUT = 10.0           # seconds for a body to arrive in full
 MAX_NOTE = 500
-SESSION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+SESSION_ID = ID                # a session or pattern id, as the page sends it
 
 
 class Bad(Exception):
@@ -132,23 +132,13 @@ class Api:
 
     async def render(self, request: Request) -> Response:
         data = await body(request)
-        _only(data, {"session", "side", "minutes", "pace", "skip", "bed"})
+        _only(data, {"session"} | Choices.api_names())
         lib = self.library()
         session = _known_session(lib, data.get("session"))
-        side = data.get("side")
-        if side not in (None, "left", "right"):
-            raise Bad("'side' must be left or right")
-        skip = data.get("skip") or []
-        if not isinstance(skip, list) or len(skip) > 50 or not all(isinstance(s, str) and SESSION_ID.match(s) for s in skip):
-            raise Bad("'skip' must be a list of pattern ids")
-        bed = data.get("bed")
-        if bed is not None:
-            if not isinstance(bed, str):
-                raise Bad("a sound bed cannot be chosen here yet")
-            if "/" in bed or "\\" in bed or bed.startswith("."):
-                raise Bad("'bed' must be the name of a built-in bed")
-        order = Order(session=session, side=side, minutes=_number(data, "minutes", 1, 180),
-                      pace=_number(data, "pace", 0.5, 3.0, 1.0) or 1.0, skip=tuple(skip), bed=bed)
+        try:
+            order = Order(session, Choices.from_json(data))
+        except UsageError as e:
+            raise Bad(str(e)) from None
         try:
             state = await anyio.to_thread.run_sync(self.renders.order, order)
         except SisessionsError as e:
@@ -190,7 +180,7 @@ class Api:
             raise Bad("'stopped_in' must be a pattern id")
         records = [log.play_record(session, side, pace, "companion", completed, stopped, minutes)]
         if pain is not None:
-            records.append(log.pain_record(pain, note))
+            records.append(log.pain_record(pain, note, when="after"))  # given with the session: after it
         for r in records:  # all checked above: nothing is written for bad input
             log.append(r)
         return JSONResponse({"written": len(records)}, 201)

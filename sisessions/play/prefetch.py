@@ -173,7 +173,7 @@ class Clips:
         self._pcm[text] = data[len(data) - frames * FRAME_BYTES:]
 
     def _make_chime(self) -> None:
-        from sisessions.output.chime import chime_pcm
+        from sisessions.sources.chime import chime_pcm
 
         self._chime = chime_pcm(CHIME_FRAMES)
 
