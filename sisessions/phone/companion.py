@@ -201,6 +201,7 @@ def make_app(secret: str, scripts: tuple[str, ...] = (), cache_dir: str | None =
         Route("/api/render/{rid}", api.render_state),
         Route("/api/log", api.log_get, methods=["GET"]),
         Route("/api/log", api.log_post, methods=["POST"]),
+        Route("/api/check", api.check_post, methods=["POST"]),
         Route("/api/settings", api.settings_post, methods=["POST"]),
         Route("/media/{rid}/{name}", media, methods=["GET", "HEAD"]),
         Route("/cover.png", cover, methods=["GET", "HEAD"]),
