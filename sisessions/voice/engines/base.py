@@ -1,6 +1,6 @@
 """The engine interface, the registry, and the client that talks to an engine's worker process.
 
-Every engine runs in a worker process of its own (`python -m sisessions.engines.worker`):
+Every engine runs in a worker process of its own (`python -m sisessions.voice.engines.worker`):
 pyttsx3's espeak-ng library and piper-tts crashed one process when loaded together, an engine
 that crashes or hangs must never take the session down, and pyttsx3's chatter on stdout
 stays out of the user's terminal. The parent never imports an engine library: everything the
