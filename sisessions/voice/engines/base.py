@@ -219,6 +219,18 @@ class Worker:
                 pass
 
 
+def voices(engine: Engine) -> list[dict]:
+    """The voices an installed engine offers (each {"id", "name"}), asked of a worker of its own:
+    only a worker ever loads an engine's library."""
+    from sisessions.choices import DEFAULT_RATE  # any rate opens a worker; the default is one
+
+    w = Worker(engine.settings(None, DEFAULT_RATE))
+    try:
+        return w.request({"op": "voices"}, engine_timeout(""))["voices"]
+    finally:
+        w.close()
+
+
 def _exit_detail(code: int | None) -> str:
     if code is None:
         return "it would not exit"
