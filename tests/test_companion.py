@@ -269,14 +269,14 @@ def test_a_good_log_post_writes_what_play_writes_and_today_and_log_count_it(tmp_
     play, pain = log_lines(env)
     assert play == {"kind": "play", "time": play["time"], "session": "first", "side": None, "pace": 1.0,
                     "engine": "companion", "completed": True, "stopped_in": None, "minutes": 0.5}
-    assert pain == {"kind": "pain", "time": pain["time"], "pain": 3, "note": "easier today"}
+    assert pain == {"kind": "pain", "time": pain["time"], "pain": 3, "note": "easier today", "when": "after"}
     assert days["streak"] == 1 and days["show_streak"] is True and len(days["days"]) == 7
     assert days["days"][-1]["practised"] is True and days["days"][-1]["pain"] == 3
     assert days["days"][-1]["sessions"] == ["first"]
     today = run_cli(*LIBS, "today", env=env, check=0).stdout
     assert "day 2 of 2" in today and "1 day of first done" in today
     log = run_cli(*LIBS, "log", env=env, check=0).stdout
-    assert "pain 3/10" in log and "Streak: 1 day in a row" in log
+    assert "pain after 3/10" in log and "Streak: 1 day in a row" in log
 
 
 # ---------------------------------------------------------------- files

@@ -74,6 +74,7 @@ def main(ctx, scripts, cache_dir, debug):
     """Slow, spoken, hands-free sessions of somatic movement patterns.
 
     Lie down, listen, move slowly. This is movement practice, not medical advice.
+    Where to begin: `sisessions play check`, then `sisessions play today`.
 
     Example: sisessions export towel -o ~/towel.mp3
     """

@@ -47,12 +47,16 @@ def _sided(tl: Timeline) -> bool:
     return any(c.side for c in tl.cues)
 
 
+def _side_words(side: str) -> str:
+    return "both sides" if side == "both" else f"{side} side"
+
+
 def session_title(tl: Timeline) -> str:
-    return f"{tl.title} ({tl.side} side)" if tl.side and _sided(tl) else tl.title
+    return f"{tl.title} ({_side_words(tl.side)})" if tl.side and _sided(tl) else tl.title
 
 
 def comment(tl: Timeline, info: TagInfo) -> str:
-    parts = [f"{tl.side} side" if tl.side and _sided(tl) else "no side needed", f"pace {tl.pace:g}"]
+    parts = [_side_words(tl.side) if tl.side and _sided(tl) else "no side needed", f"pace {tl.pace:g}"]
     if info.engine:
         parts.append(f"voice {info.engine}")
     return "sisessions: " + ", ".join(parts)

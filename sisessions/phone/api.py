@@ -171,7 +171,7 @@ class Api:
             raise Bad("'stopped_in' must be a pattern id")
         records = [log.play_record(session, side, pace, "companion", completed, stopped, minutes)]
         if pain is not None:
-            records.append(log.pain_record(pain, note))
+            records.append(log.pain_record(pain, note, when="after"))  # given with the session: after it
         for r in records:  # all checked above: nothing is written for bad input
             log.append(r)
         return JSONResponse({"written": len(records)}, 201)
