@@ -206,9 +206,10 @@ def resolve_side(option: str | None = None, on: date | None = None,
 
 
 def needs_side(library: Library, session: Session | str) -> bool:
-    """Whether a session does a sided pattern on the working side (or its other, or both)."""
+    """Whether a session does a sided pattern on the working side or its other (an item on
+    both sides, or on a fixed side, needs no working side)."""
     s = library.session(session) if isinstance(session, str) else session
-    return any(it.side not in ("left", "right") and library.pattern(it.pattern).sided for it in s.items)
+    return any(it.side in ("working", "other") and library.pattern(it.pattern).sided for it in s.items)
 
 
 # ---------------------------------------------------------------- the decision (SPEC §8)
