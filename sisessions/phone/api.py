@@ -162,10 +162,11 @@ class Api:
         if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE
                                  or any(ord(c) < 32 and c not in "\n\t" for c in note)):
             raise Bad(f"'note' must be text of at most {MAX_NOTE} characters")
-        side = data.get("side", settings.saved_side())
-        if side not in (None, "left", "right"):
-            raise Bad("'side' must be left or right")
-        pace = _number(data, "pace", 0.5, 3.0, 1.0) or 1.0
+        try:  # the side and pace it was played with, checked as the session choices are
+            played = Choices.from_json({"side": data.get("side", settings.saved_side()), "pace": data.get("pace")})
+        except UsageError as e:
+            raise Bad(str(e)) from None
+        side, pace = played.side, played.pace
         stopped = data.get("stopped_in")
         if stopped is not None and not (isinstance(stopped, str) and SESSION_ID.match(stopped)):
             raise Bad("'stopped_in' must be a pattern id")
