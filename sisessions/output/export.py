@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Iterator
 from sisessions import paths
 from sisessions.errors import AudioError, SisessionsError, UsageError
 from sisessions.fileio import atomic_write_text, clean_stale_parts, temp_dir
-from sisessions.output import transcript
+from sisessions.output import retention, transcript
 from sisessions.output.chapters import Chapter, chapters
 from sisessions.output.mp3 import encode_mp3, write_mp3
 from sisessions.output.render import cues_chunks, render
-from sisessions.output.retention import record
 from sisessions.output.tags import ARTIST, TagInfo, session_title, write_tags
 from sisessions.output.wav import write_wav
 from sisessions.plan.timeline import Timeline
@@ -95,8 +94,7 @@ def write_session_mp3(tl: Timeline, speech: Speech, target: Path, bitrate: int, 
 
 def check(req: Request) -> None:
     """The mistakes in a request that can be told before any audio is made."""
-    if req.keep is not None and not req.to:
-        raise UsageError("--keep needs --to DIR: it only tidies a folder that --to writes into")
+    retention.check(req.keep, req.to)
     if req.to and req.output:
         raise UsageError("give either -o or --to, not both")
     if req.to and Path(req.to).expanduser().exists() and not Path(req.to).expanduser().is_dir():
@@ -155,7 +153,7 @@ def _export_to(tl: Timeline, speech: Speech, req: Request) -> Written:
         target = folder / f"{stem}.mp3"
         files = write_session_mp3(tl, speech, target, req.bitrate, req.album, req.sidecars, today, req.bed)
         done = Written(target, tuple(files))
-    removed = record(folder, tl.session, today, done.files, req.keep)
+    removed = retention.record(folder, tl.session, today, done.files, req.keep)
     return replace(done, removed=tuple(removed))
 
 
