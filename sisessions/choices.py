@@ -90,7 +90,7 @@ def choice(kind: Kind, default: Any, help: str, **how) -> Any:
 class Choices:
     """The options of show, synth, play, export and schedule add, and of the page's renders."""
 
-    side: str | None = choice(Kind.SIDE, None, "Your working side (else the saved one).", api=True)
+    side: str | None = choice(Kind.SIDE, None, "Your working side (else today's check, else the saved one).", api=True)
     pace: float = choice(Kind.NUMBER, 1.0, "Multiply pauses, breaths and rests.", low=0.5, high=3.0, api=True)
     rate: int = choice(Kind.WHOLE, DEFAULT_RATE, "Speech rate in words per minute.",
                        low=RATE_RANGE[0], high=RATE_RANGE[1])

@@ -132,8 +132,10 @@ def session_options(f):
 
 def prepare_session(ctx, session, choices):
     from sisessions import app
+    from sisessions.schedule.runner import UNATTENDED
 
-    prepared = app.prepare(app.open_library(ctx.obj["scripts"]), session, choices)
+    unattended = os.environ.get(UNATTENDED) == "1"  # a scheduled run: no side known is both sides
+    prepared = app.prepare(app.open_library(ctx.obj["scripts"]), session, choices, unattended=unattended)
     if prepared.left_out:  # --minutes below what scaling reaches: say what was left out
         click.echo(f"sisessions: {left_out_line(prepared.left_out)}", err=True)
     return prepared

@@ -33,8 +33,9 @@ def listing(library: Library) -> Iterator[str]:
 
 
 def _clock(frames: int, rate: int) -> str:
-    s = frames / rate
-    return f"{int(s // 60):d}:{s % 60:04.1f}"
+    """M:SS.s, rounded to the tenth first, so 599.96 s reads 10:00.0 and never 9:60.0."""
+    m, s = divmod(round(frames * 10 / rate), 600)
+    return f"{m:d}:{s / 10:04.1f}"
 
 
 def table(tl: Timeline) -> Iterator[str]:

@@ -20,7 +20,7 @@ from sisessions.errors import AudioError, SisessionsError, UsageError
 from sisessions.fileio import atomic_write_text, clean_stale_parts, temp_dir
 from sisessions.output import retention, transcript
 from sisessions.output.chapters import Chapter, chapters
-from sisessions.output.mp3 import encode_mp3, write_mp3
+from sisessions.output.mp3 import encode_within_norm, write_mp3
 from sisessions.output.render import cues_chunks, render
 from sisessions.output.tags import ARTIST, TagInfo, session_title, write_tags
 from sisessions.output.wav import write_wav
@@ -82,7 +82,7 @@ def write_session_mp3(tl: Timeline, speech: Speech, target: Path, bitrate: int, 
                       bed: Bed | None = None) -> list[Path]:
     """The whole session as one tagged MP3 with chapters, plus `.lrc` and `.vtt` beside it."""
     info = tag_info(speech, album, date)
-    write_mp3(render(tl, speech, bed=bed), target, bitrate, tag=lambda f: write_tags(f, tl, info))
+    write_mp3(lambda: render(tl, speech, bed=bed), target, bitrate, tag=lambda f: write_tags(f, tl, info))
     files = [Path(target)]
     if sidecars:
         files += transcript.write_sidecars(target, transcript.lines(tl), session_title(tl), tl.seconds)
@@ -173,7 +173,7 @@ def write_split(tl: Timeline, speech: Speech, folder: Path, bitrate: int, album:
     with atomic_dir(folder) as tmp:
         for n, ch in enumerate(parts, 1):
             mp3 = tmp / f"{n:02d}-{slug(ch.title)}.mp3"
-            encode_mp3(_part_chunks(tl, ch, speech, bed), mp3, bitrate)
+            encode_within_norm(lambda: _part_chunks(tl, ch, speech, bed), mp3, bitrate)
             write_tags(mp3, tl, replace(info, track=(n, len(parts))), part=ch)
             names.append(mp3.name)
             if sidecars:

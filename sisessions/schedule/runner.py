@@ -45,6 +45,9 @@ def trim_log(path: Path, limit: int = LOG_LIMIT) -> None:
         pass  # a log that cannot be trimmed must never stop the morning's session
 
 
+UNATTENDED = "SISESSIONS_UNATTENDED"  # set for the child: a scheduled run, nobody at the keys
+
+
 def run(sid: str, args: list[str]) -> int:
     """Run `sisessions ARGS` under the lock; every line goes to stdout, which cron sends to the log."""
     action = (what_args(args) or ["?"])[0]
@@ -55,7 +58,10 @@ def run(sid: str, args: list[str]) -> int:
         with lock.hold(lock_path(action, sid)) as fd:
             # The child keeps the lock's file open: it stays held while the session plays,
             # even if this process is killed.
-            with subprocess.Popen([sys.executable, "-m", "sisessions", *args], pass_fds=(fd,)) as child:
+            # UNATTENDED: nobody may be there to answer, so with no side known the session is
+            # done evenly on both sides rather than refused (SPEC §8).
+            with subprocess.Popen([sys.executable, "-m", "sisessions", *args], pass_fds=(fd,),
+                                  env={**os.environ, UNATTENDED: "1"}) as child:
                 try:
                     rc = signals.wait(child)
                 except KeyboardInterrupt:
