@@ -127,22 +127,13 @@ class Api:
                     "side_from": None, "light": None, "reason": str(e), "minutes": None, "refer": False}
 
     def sessions(self, request: Request) -> Response:
-        from sisessions.plan.timeline import PlanOptions, estimated
+        from sisessions.plan.catalogue import catalogue
 
-        lib = self.library()
-        side = settings.saved_side() or "left"
-        out = []
-        for sid in sorted(lib.sessions):
-            try:
-                s = lib.session(sid)
-                tl = estimated(s, lib, PlanOptions(side=side))
-            except SisessionsError:
-                continue  # an invalid file: `validate` names it; the page lists the rest
-            patterns = list(dict.fromkeys(c.pattern for c in tl.cues if c.pattern))
-            out.append({"id": sid, "title": s.title, "minutes": round(tl.seconds / 60, 1),
-                        "sided": any(c.side for c in tl.cues),
-                        "patterns": [{"id": p, "title": tl.titles.get(p, p)} for p in patterns]})
-        return JSONResponse(out)
+        # an invalid file is left out: `validate` names it; the page lists the rest
+        return JSONResponse([{"id": e.id, "title": e.title, "minutes": round(e.seconds / 60, 1), "sided": e.sided,
+                              "patterns": [{"id": p, "title": t} for p, t in e.patterns]}
+                             for e in catalogue(self.library(), settings.saved_side())
+                             if e.kind == "session" and e.ok])
 
     # ------------------------------------------------------------ renders
 

@@ -66,7 +66,7 @@ def _hold(light: str, check: log.Check | None) -> str | None:
     return None
 
 
-def walk(program: Program, records: list[log.Record], on: date) -> Today:
+def walk(program: Program, records: list[log.Record], on: date, pains: Pains | None = None) -> Today:
     """Walk the days in order through the stages.
 
     A day counts for a stage when a session of that stage was completed on it (several plays
@@ -75,7 +75,7 @@ def walk(program: Program, records: list[log.Record], on: date) -> Today:
     or a gap of a week, leaves the person where they were. A stage whose days are counted moves
     on, on a green day, unless the latest check could not tell the sides apart ("same").
     """
-    pains = Pains(records, program.pain)
+    pains = pains or Pains(records, program.pain)
     days: dict[date, set[str]] = {}
     checks: list[log.Check] = []
     for r in sorted(records, key=lambda r: datetime.fromisoformat(r.time).timestamp()):
@@ -177,6 +177,8 @@ def resolve_side(option: str | None = None, on: date | None = None,
     """The side a sided session uses: `--side`, else today's check ("same": both sides evenly),
     else the saved side (the newer of `side set` and the latest clear check), else None."""
     on = on or date.today()
+    if option == "both":
+        return Side("both", "option", "both sides evenly, as asked")
     if option:
         return Side(option, "option", f"the {option} side, as given with --side")
     if records is None:
@@ -252,8 +254,8 @@ def decide(library: Library, on: date | None = None, side: str | None = None) ->
     on = on or date.today()
     prog = program(library)
     records, warnings = log.read()
-    t = walk(prog, records, on)
     pains = Pains(records, prog.pain)
+    t = walk(prog, records, on, pains)
     light = pains.light(on)
     refer = pains.refer(on)
     chosen = resolve_side(side, on, records)
