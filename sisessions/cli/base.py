@@ -12,15 +12,12 @@ import threading
 import click
 
 from sisessions import __version__
-from sisessions.errors import ScriptError, SisessionsError
+from sisessions.errors import ScriptError, SisessionsError, sentence
 
 SIDE_CHOICE = click.Choice(["left", "right"])
 
 
-def _sentence(msg: str) -> str:
-    msg = msg.strip()
-    msg = msg[:1].upper() + msg[1:]
-    return msg if msg.endswith((".", "!", "?")) else msg + "."
+_sentence = sentence
 
 
 class Terminated(KeyboardInterrupt):
@@ -55,11 +52,20 @@ def _stop_on_signals():
             signal.signal(s, h)
 
 
+def _closed_streams_to_null() -> None:
+    """`play >&-`: Python leaves sys.stdout None when fd 1 was closed; what would have been
+    printed goes nowhere instead of ending the command (a cron line may close it)."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for the run
+
+
 class App(click.Group):
     """The one place where errors become a message and an exit code (SPEC §5)."""
 
     def invoke(self, ctx):
         debug = ctx.params.get("debug") or bool(os.environ.get("SISESSIONS_DEBUG"))
+        _closed_streams_to_null()
         try:
             with _stop_on_signals():
                 return super().invoke(ctx)

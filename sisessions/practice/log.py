@@ -17,19 +17,23 @@ import datetime as dt
 import json
 import math
 import os
+import stat
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Union
 
 from sisessions import paths
-from sisessions.errors import UsageError
+from sisessions.errors import SisessionsError, UsageError
+from sisessions.fileio import private_dir, read_regular
 
 FILE_NAME = "practice.jsonl"
 # A day counts as practised when a session was played to its end, or for at least this long
 # (a session stopped early because it hurt still counts when it was a real practice).
 PRACTICE_MINUTES = 5.0
 NOTE_MAX = 500
+MAX_BYTES = 64 << 20  # centuries of daily records; a larger file is not a log of ours
 
 
 class Kind(StrEnum):
@@ -97,13 +101,36 @@ def play_record(session: str, side: str | None, pace: float, engine: str, comple
                 minutes=round(float(minutes), 2))
 
 
+def _unsafe(c: str) -> bool:
+    """A character that has no place in a note: controls (C0 but tab and newline, DEL, C1),
+    line and paragraph separators, and lone surrogates (bytes that were not UTF-8)."""
+    if c in "\t\n":
+        return False
+    return unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")
+
+
+def check_note(note: str | None) -> str | None:
+    """The note as it will be kept (stripped, None when empty); UsageError for a note that is
+    too long or holds what could garble the log or its display."""
+    if note is None:
+        return None
+    if not isinstance(note, str):
+        raise UsageError("a note must be text")
+    note = note.strip()
+    if len(note) > NOTE_MAX:
+        raise UsageError(f"a note is at most {NOTE_MAX} characters; this one has {len(note)}")
+    bad = next((c for c in note if _unsafe(c)), None)
+    if bad is not None:
+        what = ("a byte that is not UTF-8 text" if unicodedata.category(bad) == "Cs"
+                else f"a control character (U+{ord(bad):04X})")
+        raise UsageError(f"the note holds {what}; write it as plain text")
+    return note or None
+
+
 def pain_record(pain: int, note: str | None = None, time: str | None = None) -> Pain:
     if isinstance(pain, bool) or not isinstance(pain, int) or not 0 <= pain <= 10:
         raise UsageError(f"pain must be a whole number from 0 to 10; got {pain!r}")
-    note = note.strip() if note else None
-    if note and len(note) > NOTE_MAX:
-        raise UsageError(f"a note is at most {NOTE_MAX} characters; this one has {len(note)}")
-    return Pain(time=time or now(), pain=pain, note=note or None)
+    return Pain(time=time or now(), pain=pain, note=check_note(note))
 
 
 def to_json(record: Record) -> dict:
@@ -169,24 +196,60 @@ def from_json(obj) -> Record | None:
     return (Play if kind == Kind.PLAY else Pain)(time=time, **values)
 
 
+def encode(record: Record) -> bytes:
+    """The record's line as UTF-8; UsageError (nothing written) for text that is not UTF-8."""
+    line = json.dumps(to_json(record), ensure_ascii=False, separators=(", ", ": ")) + "\n"
+    try:
+        return line.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError("the record holds text that is not valid UTF-8; nothing was written") from None
+
+
 def append(record: Record) -> None:
     """Add one record as one line, atomically (one O_APPEND write), and fsync it."""
-    line = json.dumps(to_json(record), ensure_ascii=False, separators=(", ", ": ")) + "\n"
+    append_all([record])
+
+
+def append_all(records: list[Record]) -> None:
+    """Add records (a play and its pain) in one O_APPEND write: all of them or none.
+
+    Every record is encoded before anything is written. A short write (a full disk) is cut
+    back to where the file ended, so a failed append leaves the log exactly as it was. The
+    file is the person's health data: 0600 in a 0700 folder. Anything but a regular file
+    there is refused, never written into.
+    """
+    data = b"".join(encode(r) for r in records)
     f = log_file()
-    f.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(f, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
     try:
-        size = os.fstat(fd).st_size
-        if size:
-            os.lseek(fd, size - 1, os.SEEK_SET)  # O_APPEND still writes at the end
-            if os.read(fd, 1) != b"\n":
-                line = "\n" + line  # a torn last line stays alone on its line, ours stays readable
-        data = line.encode("utf-8")
-        if os.write(fd, data) != len(data):  # pragma: no cover - a full disk mid-write
-            raise OSError(28, "the practice log could not be written completely", str(f))
-        os.fsync(fd)
+        private_dir(f.parent)
+        fd = os.open(f, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as e:
+        raise _failed(f, e) from e
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SisessionsError(f"the practice log {f} is not a regular file; nothing was recorded")
+        if st.st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+        size = st.st_size
+        try:
+            if size:
+                os.lseek(fd, size - 1, os.SEEK_SET)  # O_APPEND still writes at the end
+                if os.read(fd, 1) != b"\n":
+                    data = b"\n" + data  # a torn last line stays alone on its line
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(28, "No space left on device")
+            os.fsync(fd)
+        except OSError as e:
+            os.ftruncate(fd, size)  # nothing half-written stays behind
+            raise _failed(f, e) from e
     finally:
         os.close(fd)
+
+
+def _failed(f: Path, e: OSError) -> SisessionsError:
+    return SisessionsError(f"the practice log {f} could not be written ({e.strerror or e}); nothing was recorded")
 
 
 def record_day(record: Record) -> dt.date:
@@ -199,9 +262,11 @@ def read() -> tuple[list[Record], list[str]]:
     warning naming its line and what is wrong; every other line is kept. No file: nothing."""
     f = log_file()
     try:
-        raw = f.read_bytes()
+        raw = read_regular(f, MAX_BYTES)
     except FileNotFoundError:
         return [], []
+    except OSError as e:
+        raise SisessionsError(f"the practice log {f} cannot be read ({e.strerror or e})") from e
     records, warnings = [], []
     for n, line in enumerate(raw.split(b"\n"), 1):
         if not line.strip():
@@ -267,21 +332,34 @@ def streak(records: list[Record], today: dt.date | None = None) -> int:
     return n
 
 
+_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def shown(text: str) -> str:
+    """Text from the log as one safe line on a terminal: a newline, a control character or a
+    bidi override in a note (hand-edited, or from an older version) is shown escaped."""
+    def one(c: str) -> str:
+        if not (_unsafe(c) or c in "\t\n" or c in _BIDI):
+            return c
+        return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+    return "".join(one(c) for c in text)
+
+
 def _day_line(day: Day) -> str:
     label = day.date.strftime("%a %d %b")
     if day.plays:
         parts = []
         for p in day.plays:
-            state = "done" if p.completed else f"stopped in {p.stopped_in or 'the start'}"
+            state = "done" if p.completed else f"stopped in {shown(p.stopped_in or 'the start')}"
             side = f", {p.side} side" if p.side else ""
-            parts.append(f"{p.session}{side} {p.minutes:.0f} min ({state})")
+            parts.append(f"{shown(p.session)}{side} {p.minutes:.0f} min ({state})")
         what = "; ".join(parts)
     else:
         what = "no practice"
     pain = ""
     if day.pains:
         last = day.pains[-1]
-        pain = f"  pain {last.pain}/10" + (f" \"{last.note}\"" if last.note else "")
+        pain = f"  pain {last.pain}/10" + (f" \"{shown(last.note)}\"" if last.note else "")
     mark = "*" if day.practised else " "
     return f"{mark} {label}  {what}{pain}"
 
