@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from sisessions.audio import FORMAT_ID, RATE, WIDTH, ffmpeg_exe
-from sisessions.errors import AudioError, UsageError
+from sisessions.errors import AudioError, OptionError, UsageError
 from sisessions.fileio import atomic_path, atomic_write_text
 from sisessions.script.model import BUILTIN_BEDS, NO_BED
 
@@ -57,12 +57,12 @@ def choose(spec: str | None, level: float | None = None, base: Path | None = Non
         return None
     level = LEVEL if level is None else float(level)
     if not math.isfinite(level):
-        raise UsageError("--bed-level must be a number of dBFS, such as -45")
+        raise OptionError("bed-level", "--bed-level must be a number of dBFS, such as -45")
     if spec in BUILTIN_BEDS:
         return Bed(spec, level)
     f = (Path(base or ".") / Path(spec).expanduser()).resolve()
     if not f.is_file():
-        raise UsageError(f"--bed {spec}: not a built-in bed ({', '.join(BUILTIN_BEDS)}) "
+        raise OptionError("bed", f"--bed {spec}: not a built-in bed ({', '.join(BUILTIN_BEDS)}) "
                          "and no such audio file")
     return Bed(str(f), level)
 
@@ -180,11 +180,11 @@ def converted(path: Path, cache_root: Path) -> tuple[Path, float]:
             raise AudioError(f"could not start ffmpeg ({e.strerror or e})") from e
         size = tmp.stat().st_size if tmp.exists() else 0
         if proc.returncode != 0 or size < MIN_FILE_SECONDS * RATE * WIDTH:
-            raise UsageError(f"--bed {path}: ffmpeg cannot read it as audio of at least "
+            raise OptionError("bed", f"--bed {path}: ffmpeg cannot read it as audio of at least "
                              f"{MIN_FILE_SECONDS:g} seconds")
         rms = _crossfade_loop(tmp)
     if rms <= 0:
-        raise UsageError(f"--bed {path}: the file is silent")
+        raise OptionError("bed", f"--bed {path}: the file is silent")
     atomic_write_text(meta, json.dumps({"source": str(path), "rms": rms, "bytes": raw.stat().st_size}) + "\n")
     return raw, rms
 

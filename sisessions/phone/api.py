@@ -11,9 +11,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sisessions import app
-from sisessions.errors import SisessionsError
+from sisessions.errors import OptionError, SisessionsError, sentence
 from sisessions.phone.renders import Order, Renders
 from sisessions.practice import log, settings
+from sisessions.script.model import BUILTIN_BEDS, NO_BED
 
 MAX_BODY = 16 * 1024          # bytes: every body the page sends is far smaller
 BODY_TIMEOUT = 10.0           # seconds for a body to arrive in full
@@ -30,8 +31,12 @@ class Bad(Exception):
 
 
 def error(message: str, status: int) -> JSONResponse:
-    message = message[:1].upper() + message[1:]
-    return JSONResponse({"error": message if message.endswith(".") else message + "."}, status)
+    return JSONResponse({"error": sentence(message)}, status)
+
+
+def said(e: SisessionsError) -> str:
+    """A core error as the phone should read it: a field's name, never a command-line option."""
+    return e.for_field() if isinstance(e, OptionError) else str(e)
 
 
 async def body(request: Request) -> dict:
@@ -56,8 +61,16 @@ async def body(request: Request) -> dict:
         value = json.loads(bytes(data).decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError):
         raise Bad("the body is not valid JSON") from None
+    except RecursionError:
+        raise Bad("the body is nested too deeply") from None
     if not isinstance(value, dict):
         raise Bad("the body must be a JSON object")
+    try:  # a lone surrogate (\ud800) parses, but is no text: refused before anything is written
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise Bad("the body holds text that is not valid Unicode") from None
+    except RecursionError:
+        raise Bad("the body is nested too deeply") from None
     return value
 
 
@@ -142,17 +155,14 @@ class Api:
         if not isinstance(skip, list) or len(skip) > 50 or not all(isinstance(s, str) and SESSION_ID.match(s) for s in skip):
             raise Bad("'skip' must be a list of pattern ids")
         bed = data.get("bed")
-        if bed is not None:
-            if not isinstance(bed, str):
-                raise Bad("a sound bed cannot be chosen here yet")
-            if "/" in bed or "\\" in bed or bed.startswith("."):
-                raise Bad("'bed' must be the name of a built-in bed")
+        if bed is not None and bed not in (*BUILTIN_BEDS, NO_BED):  # a name, never a file's path
+            raise Bad(f"'bed' must be one of {', '.join((*BUILTIN_BEDS, NO_BED))}")
         order = Order(session=session, side=side, minutes=_number(data, "minutes", 1, 180),
                       pace=_number(data, "pace", 0.5, 3.0, 1.0) or 1.0, skip=tuple(skip), bed=bed)
         try:
             state = await anyio.to_thread.run_sync(self.renders.order, order)
         except SisessionsError as e:
-            raise Bad(str(e)) from e
+            raise Bad(said(e), 400 if e.exit_code == 2 else 500) from e
         return JSONResponse(state, 200 if state["state"] == "ready" else 202)
 
     def render_state(self, request: Request) -> Response:
@@ -178,9 +188,12 @@ class Api:
         if pain is not None and (isinstance(pain, bool) or not isinstance(pain, int) or not 0 <= pain <= 10):
             raise Bad("'pain' must be a whole number from 0 to 10")
         note = data.get("note")
-        if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE
-                                 or any(ord(c) < 32 and c not in "\n\t" for c in note)):
+        if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
             raise Bad(f"'note' must be text of at most {MAX_NOTE} characters")
+        try:
+            note = log.check_note(note)
+        except SisessionsError as e:
+            raise Bad(str(e)) from e
         side = data.get("side", settings.saved_side())
         if side not in (None, "left", "right"):
             raise Bad("'side' must be left or right")
@@ -191,13 +204,12 @@ class Api:
         records = [log.play_record(session, side, pace, "companion", completed, stopped, minutes)]
         if pain is not None:
             records.append(log.pain_record(pain, note))
-        for r in records:  # all checked above: nothing is written for bad input
-            log.append(r)
+        log.append_all(records)  # all checked above, written in one piece: nothing half-written
         return JSONResponse({"written": len(records)}, 201)
 
     def log_get(self, request: Request) -> Response:
         raw = request.query_params.get("days", "28")
-        if not raw.isdigit() or not 1 <= int(raw) <= 366:
+        if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= 366:  # not isdigit: "²" is one
             raise Bad("'days' must be a whole number from 1 to 366")
         n = int(raw)
         records, _warnings = log.read()
