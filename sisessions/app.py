@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from sisessions import paths
+from sisessions.choices import Choices
 from sisessions.plan.timeline import (
     Event,
     Kind,
@@ -24,31 +25,16 @@ from sisessions.practice import log, settings, today
 from sisessions.script.library import Library
 from sisessions.script.model import NO_BED, Session
 from sisessions.voice.cache import Cache
-from sisessions.voice.engines.base import DEFAULT_RATE, check_rate, get_engine
+from sisessions.voice.engines.base import get_engine
 from sisessions.voice.speech import Speech
 
 if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for; the export sinks
     from sisessions.output import export as exporting  # (mutagen, ffmpeg) only for exports
-    from sisessions.output.bed import Bed
+    from sisessions.sources.bed import Bed
 
 __all__ = ["Choices", "Prepared", "open_library", "resolve_today", "prepare", "open_speech",
            "speech_session", "texts", "plan", "export_request", "export", "play_and_log", "done_elsewhere",
            "duration_text"]
-
-
-@dataclass(frozen=True)
-class Choices:
-    """The options of show, synth, play and export (SPEC §3)."""
-
-    side: str | None = None
-    pace: float = 1.0
-    rate: int = DEFAULT_RATE
-    engine: str | None = None
-    voice: str | None = None
-    skip: tuple[str, ...] = ()
-    minutes: float | None = None
-    bed: str | None = None            # a built-in bed, an audio file or "off"; None: the session's
-    bed_level: float | None = None    # dBFS RMS of the bed in the silences; None: output/bed.LEVEL
 
 
 @dataclass(frozen=True)
@@ -58,7 +44,7 @@ class Prepared:
     opts: PlanOptions
     events: tuple[Event, ...] = field(repr=False)
     left_out: tuple[str, ...] = ()    # titles of the items --minutes left out, in that order
-    bed: Bed | None = None            # the bed to mix under it (output/bed.py), None: none
+    bed: Bed | None = None            # the bed to mix under it (sources/bed.py), None: none
 
 
 def open_library(scripts: tuple[str, ...] = ()) -> Library:
@@ -76,7 +62,7 @@ def resolve_today(library: Library, name: str) -> str:
 def prepare(library: Library, name: str, choices: Choices) -> Prepared:
     """Load and check the session and expand it with the choices; no audio is made here."""
     session = library.session(resolve_today(library, name))
-    check_rate(choices.rate)
+    choices.check()
     side = choices.side or settings.saved_side()
     opts = PlanOptions(side=side, pace=choices.pace, skip=frozenset(choices.skip), wpm=choices.rate)
     left_out: tuple[str, ...] = ()
@@ -91,7 +77,7 @@ def prepare(library: Library, name: str, choices: Choices) -> Prepared:
     bed = None
     spec = choices.bed or session.bed
     if spec not in (None, NO_BED):  # numpy only when a bed is asked for
-        from sisessions.output.bed import choose
+        from sisessions.sources.bed import choose
 
         bed = choose(spec, choices.bed_level)
     return Prepared(library, session, opts, events, left_out, bed)

@@ -54,9 +54,11 @@ def test_bad_input_is_exit_2_with_one_clear_line(args, words):
 
 
 def test_missing_side_is_exit_2_and_says_how(tmp_path):
-    proc = run_cli("--scripts", FIXTURES / "lib", "show", "mini", check=2)
+    proc = run_cli("show", "reshape", check=2)  # its patterns work toward the working side
     assert proc.stderr.strip().count("\n") == 0
     assert "--side left" in proc.stderr and "sisessions side set" in proc.stderr
+    assert "check session" in proc.stderr and "once" not in proc.stderr  # checked before each practice
+    assert "check session" in run_cli("side", "show", check=0).stdout
 
 
 def test_side_saved_in_user_config_and_used(isolated):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from sisessions.choices import Choices
 from sisessions.voice.cache import Cache
 from tests.conftest import FIXTURES, run_cli
 from tests.test_http_hostile import Companion
@@ -31,12 +32,12 @@ def test_a_render_a_page_asked_for_lately_is_kept_beyond_the_newest_few(tmp_path
     made = rs.Renders(scripts=(str(FIXTURES / "phone"),), keep=1)
     ids = []
     for pace in (1.0, 1.25):
-        rid = made.order(rs.Order(session="short", side="left", pace=pace))["id"]
+        rid = made.order(rs.Order("short", Choices(side="left", pace=pace)))["id"]
         assert made.wait(rid)["state"] == "ready"
         ids.append(rid)
     assert [made.state(r)["state"] for r in ids] == ["ready", "ready"]
     old = rs.Renders(scripts=(str(FIXTURES / "phone"),), keep=1)  # a restart: nothing asked for lately
-    rid = old.order(rs.Order(session="short", side="left", pace=1.5))["id"]
+    rid = old.order(rs.Order("short", Choices(side="left", pace=1.5)))["id"]
     assert old.wait(rid)["state"] == "ready"
     assert [old.state(r)["state"] for r in ids] == ["unknown", "unknown"]
 

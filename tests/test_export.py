@@ -64,7 +64,7 @@ def test_wav_export_places_every_cue_exactly(tmp_path, fixed_timeline):
 
 
 def test_chime_is_soft_and_clickless(tmp_path, fixed_timeline):
-    from sisessions.output.chime import chime_pcm
+    from sisessions.sources.chime import chime_pcm
     from sisessions.plan.timeline import CHIME_FRAMES
 
     pcm = array.array("h", chime_pcm(CHIME_FRAMES))

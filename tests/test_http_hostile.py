@@ -138,7 +138,7 @@ def test_the_bed_field_is_a_built_in_name_never_a_file(comp, workdir):
     with comp.authed() as h:
         for bed in ("rain.wav", str(workdir / "rain.wav"), "./rain.wav", "brown.wav"):
             msg = one_sentence(h.post("/api/render", json={"session": "short", "side": "left", "bed": bed}), 400)
-            assert msg == "'bed' must be one of brown, drone, off."
+            assert msg == "'bed' must be the name of a built-in bed."
 
 
 # ---------------------------------------------------------------- 6: a damaged render

@@ -231,17 +231,18 @@ def test_log_and_side_with_stdout_closed_still_do_their_work(isolated):
 # ---------------------------------------------------------------- 14: cron starts in $HOME
 
 
-def test_a_relative_bed_and_scripts_folder_are_stored_absolute(isolated, tmp_path, monkeypatch):
-    from sisessions import app
+def test_a_relative_bed_voice_and_scripts_folder_are_stored_absolute(isolated, tmp_path, monkeypatch):
+    from sisessions.choices import Choices
     from sisessions.schedule import spec
 
     work = tmp_path / "work"
     (work / "lib").mkdir(parents=True)
     (work / "rain.wav").write_bytes(b"")
+    (work / "my.onnx").write_bytes(b"")
     monkeypatch.chdir(work)
     monkeypatch.setenv("SISESSIONS_SCRIPTS", "lib" + os.pathsep + str(FIXTURES / "phone"))
-    args = spec.session_options(app.Choices(bed="rain.wav"), 110)
-    assert args == ["--bed", str(work / "rain.wav")]
-    assert spec.session_options(app.Choices(bed="brown"), 110) == ["--bed", "brown"]
+    args = Choices(bed="rain.wav", voice="my.onnx").args()
+    assert args == ["--voice", str(work / "my.onnx"), "--bed", str(work / "rain.wav")]
+    assert Choices(bed="brown", voice="en-us").args() == ["--voice", "en-us", "--bed", "brown"]
     env = dict(spec.environment(spec.make_spec("07:00", "daily", "short", None, args), None))
     assert env["SISESSIONS_SCRIPTS"] == str(work / "lib") + os.pathsep + str(FIXTURES / "phone")

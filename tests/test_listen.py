@@ -17,8 +17,10 @@ import pytest
 
 from sisessions import app
 from sisessions.audio import RATE, ffmpeg_exe
-from sisessions.play import listen, tone
+from sisessions.play import listen
+from sisessions.sources import tone
 from sisessions.practice import log, settings
+from sisessions.play.session import PlayOptions, Session
 from tests.audio_server import PulseServer
 from tests.conftest import FIXTURES
 
@@ -130,7 +132,7 @@ def planned_gap(tl, a: str, b: str) -> float:
 # ---------------------------------------------------------------- spoken commands, end to end
 
 
-def test_said_pause_holds_continue_resumes_and_stop_ends_logged_as_stopped(mic, warm):
+def test_said_pause_holds_continue_resumes_and_stop_then_yes_ends_logged_as_stopped(mic, warm):
     p = Play("--listen")
     lie = p.wait_for('"Lie still."')
     p.wait_for("(listening)", after=lie)
@@ -151,10 +153,15 @@ def test_said_pause_holds_continue_resumes_and_stop_ends_logged_as_stopped(mic, 
     assert abs((resumed - acted) - (due - held)) < 0.6
     p.wait_for("(listening)", after=resumed)
     said = say(mic, "stop")
+    # "stop" alone only pauses and asks (a confusion must not end the session); "yes" ends it
+    asked = p.wait_for("(say yes to stop, or no to go on)", after=said - 2, timeout=5)
+    p.wait_for("(listening)", after=asked, timeout=15)   # after the question, said by the voice
+    assert p.proc.poll() is None
+    say(mic, "yes")
     rc, err = p.finish(timeout=20)
     assert rc == 0, err
     assert err == ""
-    assert '(heard "stop")' in p.text()
+    assert '(heard "stop")' in p.text() and '(heard "yes")' in p.text()
     assert "Stopped in Lying Still" in p.text()
     assert p.when('"Rest now."') is None
     recs, warnings = log.read()
@@ -251,8 +258,10 @@ def to16k(path) -> bytes:
                           capture_output=True, check=True).stdout
 
 
-@pytest.mark.parametrize("word", list(listen.PHRASES))
-def test_the_spotter_hears_each_command_in_noise_and_nothing_in_breathing(word, tmp_path):
+@pytest.mark.parametrize("word, grammar", [(w, "commands") for w in listen.PHRASES]
+                         + [(w, "commands") for w in listen.CONFIRM]
+                         + [(w, kind) for kind, answers in listen.ANSWERS.items() for w in answers])
+def test_the_spotter_hears_each_phrase_in_noise_and_nothing_in_breathing(word, grammar, tmp_path):
     path = spoken(word)
     breath = tmp_path / "b.wav"
     breathing_wav(breath, 4, rms_dbfs=-40)
@@ -261,6 +270,7 @@ def test_the_spotter_hears_each_command_in_noise_and_nothing_in_breathing(word, 
     x = noise.copy()
     x[16000: 16000 + len(said)] += said
     sp = listen.Spotter()
+    sp.use(grammar)
     pcm = np.clip(x, -32768, 32767).astype("<i2").tobytes()
     heard = [w for i in range(0, len(pcm), 3200) if (w := sp.feed(pcm[i:i + 3200]))]
     assert heard == [word]

@@ -86,11 +86,8 @@ def engine_lines(with_voices: bool) -> Iterator[str]:
         voice, _ = e.resolve_voice(None)
         yield f"{name:<8} {e.label}{mark}; default voice: {voice}"
         if with_voices:
-            from sisessions.voice.engines.base import (
-                DEFAULT_RATE,
-                Worker,
-                engine_timeout,
-            )
+            from sisessions.choices import DEFAULT_RATE
+            from sisessions.voice.engines.base import Worker, engine_timeout
 
             w = Worker(e.settings(None, DEFAULT_RATE))
             try:

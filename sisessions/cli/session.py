@@ -57,10 +57,14 @@ def validate(ctx, paths):
     from sisessions import app
     from sisessions.plan.validate import validate as check
 
-    count, problems = check(app.open_library(ctx.obj["scripts"]), paths)
+    warnings: list = []  # the rhythm as written (SPEC §2.2): said, but the files stay valid
+    count, problems = check(app.open_library(ctx.obj["scripts"]), paths, warnings)
+    for w in warnings:
+        click.echo(str(w), err=True)
     if problems:
         raise ScriptError(problems)
-    click.echo(f"{count} file{'s' if count != 1 else ''} checked: all valid.")
+    note = f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""
+    click.echo(f"{count} file{'s' if count != 1 else ''} checked: all valid{note}.")
 
 
 @main.command()

@@ -29,7 +29,7 @@ from sisessions.plan.timeline import Timeline
 from sisessions.voice.speech import Speech
 
 if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for
-    from sisessions.output.bed import Bed
+    from sisessions.sources.bed import Bed
 
 MANIFEST = ".sisessions-exports.json"  # what --to wrote, so --keep only ever removes those
 SET_MANIFEST = ".sisessions-set.json"  # in a --split folder: the files of the set it wrote
@@ -51,7 +51,7 @@ class Request:
     keep: int | None = None           # with `to`: keep the newest N exports of this session
     sidecars: bool = True
     today: datetime.date | None = None
-    bed: Bed | None = None            # a quiet sound under the session (output/bed.py)
+    bed: Bed | None = None            # a quiet sound under the session (sources/bed.py)
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sisessions import app
-from sisessions.errors import OptionError, SisessionsError, sentence
+from sisessions.choices import ID, Choices
+from sisessions.errors import OptionError, SisessionsError, UsageError, sentence
 from sisessions.phone.renders import Order, Renders
 from sisessions.practice import log, settings
-from sisessions.script.model import BUILTIN_BEDS, NO_BED
 
 MAX_BODY = 16 * 1024          # bytes: every body the page sends is far smaller
 BODY_TIMEOUT = 10.0           # seconds for a body to arrive in full
 MAX_NOTE = 500
-SESSION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+SESSION_ID = ID                # a session or pattern id, as the page sends it
 
 
 class Bad(Exception):
@@ -46,7 +46,7 @@ async def body(request: Request) -> dict:
     if ctype != "application/json":
         raise Bad("send the body as JSON (Content-Type: application/json)")
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+    if length is not None and (not re.fullmatch(r"[0-9]+", length) or int(length) > MAX_BODY):
         raise Bad("the request body is too large", 413)
     data = bytearray()
     try:
@@ -145,20 +145,13 @@ class Api:
 
     async def render(self, request: Request) -> Response:
         data = await body(request)
-        _only(data, {"session", "side", "minutes", "pace", "skip", "bed"})
+        _only(data, {"session"} | Choices.api_names())
         lib = self.library()
         session = _known_session(lib, data.get("session"))
-        side = data.get("side")
-        if side not in (None, "left", "right"):
-            raise Bad("'side' must be left or right")
-        skip = data.get("skip") or []
-        if not isinstance(skip, list) or len(skip) > 50 or not all(isinstance(s, str) and SESSION_ID.match(s) for s in skip):
-            raise Bad("'skip' must be a list of pattern ids")
-        bed = data.get("bed")
-        if bed is not None and bed not in (*BUILTIN_BEDS, NO_BED):  # a name, never a file's path
-            raise Bad(f"'bed' must be one of {', '.join((*BUILTIN_BEDS, NO_BED))}")
-        order = Order(session=session, side=side, minutes=_number(data, "minutes", 1, 180),
-                      pace=_number(data, "pace", 0.5, 3.0, 1.0) or 1.0, skip=tuple(skip), bed=bed)
+        try:
+            order = Order(session, Choices.from_json(data))
+        except UsageError as e:
+            raise Bad(str(e)) from None
         try:
             state = await anyio.to_thread.run_sync(self.renders.order, order)
         except SisessionsError as e:
@@ -203,7 +196,7 @@ class Api:
             raise Bad("'stopped_in' must be a pattern id")
         records = [log.play_record(session, side, pace, "companion", completed, stopped, minutes)]
         if pain is not None:
-            records.append(log.pain_record(pain, note))
+            records.append(log.pain_record(pain, note, when="after"))  # given with the session: after it
         log.append_all(records)  # all checked above, written in one piece: nothing half-written
         return JSONResponse({"written": len(records)}, 201)
 

@@ -1,56 +1,49 @@
-"""Spoken commands (`play --listen`): the default microphone, heard only in the session's
-silences; each voiced stretch is decoded by pocketsphinx against a grammar of the commands, and
-each command acts on the one controller.
+"""Spoken commands and spoken answers (`play --listen`): the default microphone, heard only in
+the session's silences; each voiced stretch is decoded (play.spotter) against one small grammar,
+and what is heard acts on the one controller or answers a closed question.
 
 Why it is shaped like this:
-- pocketsphinx ships its US English model in the wheel, so nothing is downloaded and nothing
-  leaves the machine.
-- The listener only hears silences, so it segments instead of spotting: a stretch of pitched
-  sound (a vowel; breath and room noise have none) is collected, and when it ends it is
-  decoded once with a small grammar of the commands and once with a free phone loop; it is
-  acted on only if the grammar explains it nearly as well as the phone loop does. Keyword
-  spotting, tried first, missed most short words in breath noise (README has both figures).
 - The microphone is read only to be thrown away unless the gate is open: while the voice
   speaks, and for ECHO_TAIL after (the room's echo and the output's queue), captured audio is
-  dropped unheard, so the session's own voice cannot trigger it. Nothing is written: at most
-  the last KEEP samples of the current silence stay in memory.
-- A command is acknowledged by play.tone through the same output the session uses.
+  dropped unheard, so the session's own voice cannot trigger it. Nothing is written.
+- A command that ends or skips ("stop", "next"/"skip", "back") is never acted on as heard: a
+  confusion (another command, a breath) must not end the session. The session pauses and the
+  voice asks (PROMPTS: "Stop the session? Say yes to stop, or no to go on."); only "yes" does
+  it. "no", "continue" or no answer within CONFIRM_WAIT goes on where it was. Yes and no are
+  always in the commands' grammar: a command said again is heard as itself, not as "yes".
+- Closed questions (`Listener.ask`): "left"/"right"/"same" and the numbers zero..ten, heard
+  under the same rules; only the asked kind's answers are in the grammar meanwhile.
+- Everything heard is acknowledged by sources.tone through the same output the session uses.
 """
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import threading
 import time
+import wave
+from array import array
 from collections import deque
 
 from sisessions.errors import UsageError
-from sisessions.play.display import View
+from sisessions.play.controls import Command
+from sisessions.play.spotter import ANSWERS, CONFIRM, MIC_RATE, PHRASES, Spotter
 
-MIC_RATE = 16000          # the rate pocketsphinx's acoustic model was trained at
+__all__ = ["ANSWERS", "CONFIRM", "MIC_RATE", "PHRASES", "Spotter", "Listener", "Gate", "start", "check_installed"]
+
 PERIOD_MS = 100           # one capture chunk: the gate and the decoder step by this
 ECHO_TAIL = 0.5           # seconds after the last sound before listening again
+CONFIRM_WAIT = 10.0       # seconds after the confirmation's question to say "yes"
 NO_MICROPHONE = "no microphone: playing without listening"
 INSTALL = ("spoken commands need the pocketsphinx recogniser: "
            "pip install 'pocketsphinx>=5,<6' (or `bash setup.sh`)")
 LISTENING = "listening"
 
-# What each spoken phrase does (a method of play.controls.Controller), and the confidence it
-# needs: how much better, per frame, the command grammar explains the stretch than a free phone
-# loop does (log base 1.0001; 0 means as well). Chosen by `benchmarks/listen.py --tune` on its
-# take A (the strictest level with the most detections and no false trigger over `daily`;
-# README has the figures, reported on take B). "resume" and "skip" are alternates; "go back"
-# was tried and left out: the grammar then took "stop" and "back" for a cut-off "go".
-PHRASES: dict[str, tuple[str, float]] = {
-    "pause": ("pause", -25.0),
-    "continue": ("resume", -25.0),
-    "resume": ("resume", -25.0),
-    "next": ("next", -25.0),
-    "skip": ("next", -25.0),
-    "back": ("back", -25.0),
-    "repeat": ("repeat", -25.0),
-    "stop": ("stop", -25.0),
+# The actions that end or skip, and the question that confirms each (said by the session's voice).
+PROMPTS: dict[str, str] = {
+    "stop": "Stop the session? Say yes to stop, or no to go on.",
+    "next": "Go on to the next pattern? Say yes, or no.",
+    "back": "Back to the start of this pattern? Say yes, or no.",
 }
 
 
@@ -69,152 +62,6 @@ def check_installed() -> None:
         import pocketsphinx  # noqa: F401
     except ImportError as e:
         raise RecogniserMissing(INSTALL) from e
-
-
-def jsgf(phrases) -> str:
-    """The command grammar: any one of the phrases, alone."""
-    return ("#JSGF V1.0;\ngrammar commands;\npublic <command> = "
-            + " | ".join(sorted(phrases)) + ";\n")
-
-
-FRAME = MIC_RATE // 100        # pocketsphinx's frames (and the voicing hop) are 10 ms
-WIN = 3 * FRAME                # the voicing window: 30 ms, at least two pitch periods
-KEEP = 4 * MIC_RATE            # samples of the current silence held in memory, never more
-PAD_BEFORE = 0.3               # seconds before the first voiced frame given to the decoder
-HANG = 0.3                     # seconds without voicing that end a stretch (and after it)
-MAX_VOICED = 2.5               # a longer voiced stretch is talk, not a command: not decoded
-VOICED_MIN = 0.05              # seconds of voicing a stretch must have (noise and breath: none)
-VOICING = 0.45                 # normalised autocorrelation peak that counts as pitched
-
-
-def voiced_frames(x):
-    """Per 10 ms hop, whether the 30 ms window starting there is voiced: its pre-emphasised
-    autocorrelation has a clear peak at a pitch period (80-400 Hz). Breath and room noise are
-    unvoiced; every spoken command has a vowel."""
-    import numpy as np
-
-    x = np.asarray(x, dtype=np.float64)
-    x = x[1:] - 0.7 * x[:-1]           # mild pre-emphasis: low rumble would look periodic
-    if len(x) < WIN:
-        return np.zeros(0, dtype=bool)
-    frames = np.lib.stride_tricks.sliding_window_view(x, WIN)[::FRAME]
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    spec = np.fft.rfft(frames, 1024, axis=1)
-    ac = np.fft.irfft(np.abs(spec) ** 2, 1024, axis=1)
-    e = ac[:, 0]
-    lo, hi = MIC_RATE // 400, MIC_RATE // 80
-    # unbiased: a longer lag overlaps the window less (a low voice would otherwise look weak)
-    peak = (ac[:, lo:hi] * (WIN / (WIN - np.arange(lo, hi)))).max(axis=1)
-    return (e > 1e-3 * WIN) & (peak > VOICING * np.maximum(e, 1e-12))
-
-
-def log_score(hyp) -> float:
-    """A hypothesis' path score in pocketsphinx's own log base 1.0001 (the Python binding gives
-    it exponentiated)."""
-    import math
-
-    return math.log(max(hyp.best_score, 1e-300)) / math.log(1.0001)
-
-
-class Spotter:
-    """Spoken commands in 16 kHz mono s16le chunks: a voiced stretch, once it ends, is decoded
-    with the command grammar and kept only if it fits the grammar nearly as well as a free
-    phone loop (pocketsphinx's allphone search) fits it."""
-
-    def __init__(self, phrases: dict[str, tuple[str, float]] | None = None):
-        from pocketsphinx import Decoder
-
-        self.phrases = PHRASES if phrases is None else phrases
-        self.decoder = Decoder(lm=None, samprate=MIC_RATE, logfn=os.devnull)
-        self.decoder.add_jsgf_string("commands", jsgf(self.phrases))
-        self.decoder.add_allphone_file("phones", None)   # uniform: acoustics alone
-        self.last: tuple[str | None, float] = (None, 0.0)  # the last stretch: (phrase, confidence)
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget what was heard so far (a new silence starts from nothing)."""
-        import numpy as np
-
-        self._recent = np.zeros(0, dtype=np.int16)   # the last KEEP samples, never more
-        self._fed = 0                  # samples since the silence started
-        self._next = 0                 # sample where the next voicing window starts
-        self._first = None             # sample of the current stretch's first voiced window
-        self._last = None              # ... and its last
-        self._voiced = 0               # voiced windows in the current stretch
-
-    def feed(self, pcm: bytes) -> str | None:
-        """The phrase heard in a stretch that ended with this chunk, or None."""
-        import numpy as np
-
-        x = np.frombuffer(pcm, dtype="<i2")
-        self._recent = np.concatenate([self._recent, x])[-KEEP:]
-        self._fed += len(x)
-        base = self._fed - len(self._recent)
-        # voicing of every whole window from self._next on (one sample before it for the
-        # pre-emphasis)
-        a = max(self._next - 1, base)
-        flags = voiced_frames(self._recent[a - base:])
-        starts = self._next + FRAME * np.arange(len(flags))
-        if len(flags):
-            self._next = int(starts[-1]) + FRAME
-        for s in starts[flags]:
-            s = int(s)
-            if self._first is None:
-                self._first = s
-            self._last = s
-            self._voiced += 1
-        if self._first is None:
-            return None
-        hang = int(HANG * MIC_RATE)
-        if self._fed - (self._last + WIN) < hang:
-            return None
-        lo = max(base, self._first - int(PAD_BEFORE * MIC_RATE))
-        hi = min(self._fed, self._last + WIN + hang)
-        seg = self._recent[lo - base: hi - base]
-        enough = self._voiced * FRAME >= VOICED_MIN * MIC_RATE
-        short = self._last - self._first <= MAX_VOICED * MIC_RATE
-        self._drop()
-        if not (enough and short):
-            return None
-        return self.decode(seg)
-
-    def flush(self) -> str | None:
-        """The silence ends (the session sounds again): the stretch heard so far, if any, is
-        decoded now rather than lost (what the microphone heard before the gate closed holds
-        none of the session's own sound), and everything is forgotten."""
-        phrase = None
-        if self._first is not None:
-            base = self._fed - len(self._recent)
-            lo = max(base, self._first - int(PAD_BEFORE * MIC_RATE))
-            enough = self._voiced * FRAME >= VOICED_MIN * MIC_RATE
-            if enough and self._last - self._first <= MAX_VOICED * MIC_RATE:
-                phrase = self.decode(self._recent[lo - base:])
-        self.reset()
-        return phrase
-
-    def _drop(self) -> None:
-        self._first = self._last = None
-        self._voiced = 0
-
-    def _run(self, search: str, seg):
-        d = self.decoder
-        d.activate_search(search)
-        d.start_utt()
-        d.process_raw(seg.astype("<i2").tobytes(), False, True)
-        d.end_utt()
-        return d.hyp()
-
-    def decode(self, seg) -> str | None:
-        """The phrase the stretch `seg` (int16 samples) is, if it is one confidently enough."""
-        said = self._run("commands", seg)
-        if said is None or said.hypstr not in self.phrases:
-            self.last = (None, 0.0)
-            return None
-        loop = self._run("phones", seg)
-        frames = max(1, self.decoder.n_frames())
-        conf = (log_score(said) - (log_score(loop) if loop else log_score(said))) / frames
-        self.last = (said.hypstr, conf)
-        return said.hypstr if conf >= self.phrases[said.hypstr][1] else None
 
 
 class Gate:
@@ -251,22 +98,70 @@ def _open_capture():
         raise NoMicrophone(str(e)) from e
 
 
+class _Question:
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.answer: object = None
+        self.heard = threading.Event()
+
+
 class Listener:
-    """Captures, gates, spots and acts; `news()` gives the lines to show."""
+    """Captures, gates, spots and acts; `news()` gives the lines to show; `ask()` asks."""
 
     def __init__(self, controller, mixer=None, phrases: dict[str, tuple[str, float]] | None = None):
         self.controller = controller
-        self.mixer = mixer                     # play.tone.ToneMix, or None: no acknowledgement
+        self.mixer = mixer                     # sources.tone.ToneMix, or None: no acknowledgement
         self.spotter = Spotter(phrases)
         self.gate = Gate()
         self.listening = False
         self.heard: list[tuple[float, str]] = []   # (time.monotonic(), phrase), for tests
+        self.prompts: dict[str, array] = {}    # action -> its confirmation's question, as samples
         self._chunks: queue.Queue[bytes] = queue.Queue(maxsize=20)
         self._news: deque[str] = deque(maxlen=64)
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._question: _Question | None = None
+        # an ending command waiting for its "yes": (action, give up at, whether it paused)
+        self._pending: tuple[str, float, bool] | None = None
         self.device = None
 
+    # -- the closed questions (called by the session, from any thread but the listener's)
+    def ask(self, kind: str, timeout: float, cancel: threading.Event | None = None):
+        """Wait for a spoken answer to a closed question and return it.
+
+        kind "side": "left", "right" or "same" (str); kind "pain": 0..10 (int, from the words
+        "zero".."ten"). Returns None when nothing was heard within `timeout` seconds, when
+        `cancel` is set (e.g. a key answered first: set it from the key loop), or once the
+        listener is closed. Call it after the question has been spoken (the microphone is heard
+        only while `controller.quiet()`, from ECHO_TAIL after the last sound: pause the feeder
+        or be in a silence). While it waits only that kind's answers count (no
+        commands are acted on: one said is heard as itself and ignored, not taken for an
+        answer); the answer is acknowledged by the tone and shown as `heard "left"` in
+        `news()`. Blocks the caller; nothing heard is stored. Example, from the session's loop:
+
+            result = listener.ask("side", 30)        # "left" | "right" | "same" | None
+            pain = listener.ask("pain", 30)          # 0..10 | None
+        """
+        if kind not in ANSWERS:
+            raise ValueError(f"no question kind {kind!r}: one of {', '.join(ANSWERS)}")
+        q = _Question(kind)
+        with self._lock:
+            self._question = q
+        try:
+            deadline = time.monotonic() + timeout
+            while not q.heard.wait(max(0.0, min(0.05, deadline - time.monotonic()))):
+                if (cancel is not None and cancel.is_set()) or self._closed.is_set():
+                    return None
+                if time.monotonic() >= deadline:
+                    return None
+            return q.answer
+        finally:
+            with self._lock:
+                if self._question is q:
+                    self._question = None
+
+    # -- capture
     def start(self) -> None:
         self.device = _open_capture()
         gen = self._capture()
@@ -298,40 +193,112 @@ class Listener:
                 self.listening = False
                 return
 
+    def _grammar(self, now: float) -> str:
+        """What is listened for now: a question's answers, a confirmation, or the commands."""
+        with self._lock:
+            q = self._question
+        if q is not None and not q.heard.is_set():
+            return q.kind
+        if self._pending is not None and now >= self._pending[1]:
+            self._cancel("no answer: going on")
+        return "commands"
+
     def step(self, chunk: bytes, now: float) -> str | None:
         """One captured chunk: dropped unless the gate is open, else spotted; returns the
         phrase acted on, if any."""
+        self.spotter.use(self._grammar(now))
         if not self.gate.update(now, self.controller.quiet()):
             if self.listening:
                 self.listening = False
-                # a command said just before the session sounds again still counts
+                # a phrase said just before the session sounds again still counts
                 phrase = self.spotter.flush()
-                if phrase is not None:
-                    self.act(phrase, now)
+                if phrase is not None and self.act(phrase, now):
                     return phrase
             return None
         if not self.listening:
             self.listening = True
             self._news.append(LISTENING)
         phrase = self.spotter.feed(chunk)
-        if phrase is None:
+        if phrase is None or not self.act(phrase, now):
             return None
-        self.act(phrase, now)
         return phrase
 
-    def act(self, phrase: str, now: float) -> None:
-        action, _ = self.spotter.phrases[phrase]
-        getattr(self.controller, action)()
+    # -- acting on what was heard
+    def act(self, phrase: str, now: float) -> bool:
+        """Do what `phrase` says; False when it says nothing now (a "yes" or "no" when nothing
+        was asked)."""
+        grammar = self.spotter.active
+        if (phrase not in ANSWERS.get(grammar, {}) if grammar in ANSWERS
+                else phrase in CONFIRM and self._pending is None):
+            self.spotter.reset()    # not an answer to what was asked, or nothing was asked
+            return False
         self.heard.append((time.monotonic(), phrase))
         self._news.append(f"heard \"{phrase}\"")
-        if self.mixer is not None:
-            from sisessions.play.tone import SECONDS
-
-            self.mixer.ring()
-            # the tone itself comes back through the microphone: not listened to
-            self.gate.hold(now, SECONDS + self.gate.tail)
+        if grammar in ANSWERS:
+            with self._lock:
+                q = self._question
+            if q is not None and q.kind == grammar:
+                q.answer = ANSWERS[grammar][phrase]
+                q.heard.set()
+            self._ring(now)
+        elif phrase in CONFIRM:
+            if self._pending is not None and CONFIRM[phrase]:
+                action, _, paused_here = self._pending
+                self._pending = None
+                self._ring(now)
+                self.controller.do(Command(action))
+                if action != "stop" and paused_here:
+                    self.controller.resume()
+            else:
+                self._ring(now)
+                self._cancel(None)
+        else:
+            action, _ = self.spotter.phrases[phrase]
+            if action in PROMPTS:
+                self._confirm(action, now)
+            else:
+                if action == "pause":
+                    self._pending = None  # paused it stays
+                else:
+                    self._cancel(None)    # goes on where it was, then does what was said
+                self._ring(now)
+                self.controller.do(Command(action))
         self.listening = False
         self.spotter.reset()
+        return True
+
+    def _confirm(self, action: str, now: float) -> None:
+        """An ending command was heard: pause and ask for "yes" (the question said again when
+        asked again)."""
+        paused_here = self._pending[2] if self._pending is not None else not self.controller.paused
+        self.controller.pause()
+        seconds = self._ring(now, self.prompts.get(action))
+        self._pending = (action, now + seconds + CONFIRM_WAIT, paused_here)
+        self._news.append(f"say yes to {action}, or no to go on")
+
+    def _cancel(self, why: str | None) -> None:
+        if self._pending is None:
+            return
+        _, _, paused_here = self._pending
+        self._pending = None
+        if why:
+            self._news.append(why)
+        if paused_here:
+            self.controller.resume()
+
+    def _ring(self, now: float, samples=None) -> float:
+        """The tone (or a spoken question) through the output; the gate stays closed while it
+        sounds and for the echo tail. Returns how long it sounds."""
+        if self.mixer is None:
+            return 0.0
+        from sisessions.audio import RATE
+        from sisessions.sources.tone import SECONDS
+
+        seconds = SECONDS if samples is None else len(samples) / RATE
+        self.mixer.ring(samples)
+        # it comes back through the microphone: not listened to
+        self.gate.hold(now, seconds + self.gate.tail)
+        return seconds
 
     def news(self) -> list[str]:
         out = []
@@ -348,25 +315,33 @@ class Listener:
             self._thread.join(timeout=2)
 
 
-class ListeningView(View):
-    """The terminal's status line says "listening" while the microphone is heard."""
+def _prompt_samples(speech) -> dict[str, array]:
+    """The confirmations' questions in the session's voice (cached like every line)."""
+    from sisessions.audio import RATE
 
-    def __init__(self, program, feeder, title: str, listener: Listener):
-        super().__init__(program, feeder, title)
-        self.listener = listener
+    out = {}
+    for action, text in PROMPTS.items():
+        path, _ = speech.get(text)
+        with wave.open(str(path), "rb") as w:
+            if w.getframerate() != RATE or w.getsampwidth() != 2 or w.getnchannels() != 1:
+                continue
+            out[action] = array("h", w.readframes(w.getnframes()))
+    return out
 
-    def state(self) -> str:
-        s = super().state()
-        if not self.listener.listening:
-            return s
-        return f"{s} · {LISTENING}" if s else LISTENING
 
-
-def start(controller, mixer=None) -> Listener | None:
-    """Listening from now on, or None when there is no microphone (the session plays on)."""
+def start(controller, mixer=None, speech=None) -> Listener | None:
+    """Listening from now on, or None when there is no microphone (the session plays on). With
+    `speech` (voice.speech.Speech), the confirmations' questions are said in that voice
+    (voiced in the background; until then, and without it, only the tone asks)."""
     listener = Listener(controller, mixer)
     try:
         listener.start()
     except NoMicrophone:
         return None
+    if speech is not None and mixer is not None:
+        def voice():
+            with contextlib.suppress(Exception):  # no voice for them: the tone still asks
+                listener.prompts.update(_prompt_samples(speech))
+
+        threading.Thread(target=voice, name="listen-prompts", daemon=True).start()
     return listener

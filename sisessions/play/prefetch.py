@@ -174,7 +174,7 @@ class Clips:
         self._pcm[text] = self.speech.samples(text)
 
     def _make_chime(self) -> None:
-        from sisessions.output.chime import chime_pcm
+        from sisessions.sources.chime import chime_pcm
 
         self._chime = chime_pcm(CHIME_FRAMES)
 

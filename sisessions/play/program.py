@@ -27,6 +27,24 @@ class Block:
     number: int                  # 1-based among the blocks
 
 
+@dataclass(frozen=True)
+class Item:
+    """One item of the play, as every frontend names it (the terminal, MPRIS, the closing
+    sentence): a pattern done once (with its side), or the pre-roll, the opening, a rest
+    between patterns, or the closing. The one place these names are written."""
+
+    key: str                     # stable within a play: "preroll", "item3", "gap0"
+    title: str                   # "Slow Reach (left side)", "Starting soon", "Opening", "Rest", "Closing"
+    start: int                   # its first event
+    end: int                     # exclusive
+    block: Block | None          # the pattern done, for a pattern's item
+
+    @property
+    def pattern(self) -> str | None:
+        return self.block.pattern if self.block is not None else None
+
+
+PREROLL, OPENING, REST, CLOSING = "Starting soon", "Opening", "Rest", "Closing"
 
 
 def announce_text(delay: float) -> str:
@@ -124,6 +142,28 @@ class Program:
 
     def preroll_left(self, index: int, offset: int) -> int:
         return sum(self.lengths[index:self.first]) - offset if index < self.first else 0
+
+    # -- items and their names
+    def title(self, block: Block) -> str:
+        """A pattern done once, as the person reads it: its title, with its side."""
+        side = f" ({block.side} side)" if block.side else ""
+        return f"{self.titles.get(block.pattern, block.pattern)}{side}"
+
+    def item_at(self, index: int) -> Item | None:
+        """The item holding event `index`; None past the end."""
+        if index >= len(self.events):
+            return None
+        if index < self.first:
+            return Item("preroll", PREROLL, 0, self.first, None)
+        b = self.block_at(index)
+        if b is not None:
+            return Item(f"item{b.number}", self.title(b), b.start, b.end, b)
+        before = [x for x in self.blocks if x.end <= index]
+        k = len(before)
+        start = before[-1].end if before else self.first
+        end = self.blocks[k].start if k < len(self.blocks) else len(self.events)
+        title = OPENING if k == 0 else CLOSING if k == len(self.blocks) else REST
+        return Item(f"gap{k}", title, start, end, None)
 
     # -- navigation
     def block_at(self, index: int) -> Block | None:

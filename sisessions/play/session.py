@@ -23,7 +23,8 @@ from typing import TextIO
 
 from sisessions.audio import RATE
 from sisessions.errors import AudioError, SisessionsError
-from sisessions.play.controls import Controller, Keys
+from sisessions.play import keys as keymap
+from sisessions.play.controls import Controller
 from sisessions.play.display import LineDisplay, TtyDisplay, View, clock
 from sisessions.play.feeder import Feeder
 from sisessions.play.prefetch import Clips
@@ -126,11 +127,11 @@ class Session:
 
             self.bed = LiveBed.open(prepared.bed, speech.cache.root, self.program)
         self.feeder = Feeder(self.program, self.clips, self.start, after_preroll=target, bed=self.bed)
-        self.view = View(self.program, self.feeder, s.title)
         self.listener = None           # spoken commands (play.listen), with --listen and a microphone
-        self.mixer = None              # the feeder plus the acknowledgement tone (play.tone), with --listen
+        self.mixer = None              # the feeder plus the acknowledgement tone (sources.tone), with --listen
         self._listen_note: str | None = None
         self.controller = Controller(self.program, self.feeder)
+        self.view = View(self.controller, s.title)
         self.remote = None             # the MPRIS service (play.mpris), when a session bus exists
         self._remote_note: str | None = None
         self._noted: str | None = None
@@ -171,16 +172,16 @@ class Session:
         """MPRIS, started after the first frames are asked for so it never delays the sound."""
         from sisessions.play import mpris
 
-        self.remote = mpris.start(self.program, self.feeder, self.controller, self.prepared.session.title)
+        self.remote = mpris.start(self.controller, self.prepared.session.title)
         self._remote_note = mpris.NO_BUS if self.remote is None else None
         return self.remote
 
     def _source(self):
         """What the output pulls: the feeder, with --listen wrapped so the acknowledgement
-        tone of a spoken command is mixed in (play.tone)."""
+        tone of a spoken command is mixed in (sources.tone)."""
         if not self.o.listen:
             return self.feeder
-        from sisessions.play.tone import ToneMix
+        from sisessions.sources.tone import ToneMix
 
         self.mixer = ToneMix(self.feeder)
         return self.mixer
@@ -192,10 +193,10 @@ class Session:
             return None
         from sisessions.play import listen
 
-        self.listener = listen.start(self.controller, self.mixer)
+        self.listener = listen.start(self.controller, self.mixer, self.speech)
         self._listen_note = listen.NO_MICROPHONE if self.listener is None else None
-        if self.listener is not None:  # before the display is made: it shows "listening"
-            self.view = listen.ListeningView(self.program, self.feeder, self.prepared.session.title, self.listener)
+        if self.listener is not None:  # the display shows "listening"
+            self.view.listening = lambda: self.listener.listening
         return self.listener
 
     def _listen_news(self, display) -> None:
@@ -211,14 +212,15 @@ class Session:
 
     def _loop(self, player) -> Ending:
         keys = None
-        if Keys.usable(self.keys_from):
+        if keymap.Keys.usable(self.keys_from):
             try:
-                keys = Keys(self.keys_from)
+                keys = keymap.Keys(self.keys_from)
             except Exception:  # pragma: no cover - a terminal that refuses cbreak
                 keys = None
         tty = self.out.isatty()
         display = TtyDisplay(self.view, self.out, keys is not None) if tty else LineDisplay(self.view, self.out)
         self.display = display
+        self.controller.subscribe(display.changed)
         old = {}
         for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
             if sig is not None:
@@ -226,7 +228,7 @@ class Session:
         try:
             return self._run_loop(player, keys, display)
         except (KeyboardInterrupt, _Stop):
-            self.feeder.stop()  # silence first, then everything else
+            self.feeder.stop()  # silence first, then everything else (MPRIS says Stopped on close)
             return Ending.INTERRUPTED
         finally:
             for sig, h in old.items():
@@ -240,7 +242,7 @@ class Session:
         while True:
             if keys is not None:
                 for ch in keys.read(TICK):
-                    keys.handle(ch, self.controller)
+                    keymap.handle(ch, self.controller)
             else:
                 time.sleep(TICK if self.out.isatty() else 0.2)
             if self.controller.stopped:
@@ -248,8 +250,7 @@ class Session:
                 return Ending.STOPPED
             self._debug_note(display)
             self._listen_news(display)
-            while self.feeder.started:
-                display.event(self.feeder.started.popleft())
+            self.controller.pump()
             if self.clips.error is not None:
                 raise self.clips.error
             # a line loaded a few ms late (after a jump) is no news; a real wait for the voice is
@@ -282,7 +283,7 @@ class Session:
             return None, "before the session began"
         b = self.program.last_block_before(index)
         pattern = b.pattern if b is not None else None
-        place = f"in {self.program.titles.get(pattern, pattern)}" if pattern else "before the first pattern"
+        place = f"in {self.program.title(b)}" if b is not None else "before the first pattern"
         return pattern, f"{place}, at {clock(self.program.position(index, offset))} of {clock(self.program.total)}"
 
     def _outcome(self, ending: Ending) -> Outcome:

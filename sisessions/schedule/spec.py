@@ -128,34 +128,6 @@ def describe(args) -> str:
     return shlex.join(words)
 
 
-def session_options(choices, default_rate: int) -> list[str]:
-    """The session options (SPEC §3) as arguments, only those that differ from the defaults."""
-    out: list[str] = []
-    if choices.side:
-        out += ["--side", choices.side]
-    if choices.pace != 1.0:
-        out += ["--pace", f"{choices.pace:g}"]
-    if choices.rate != default_rate:
-        out += ["--rate", str(choices.rate)]
-    for opt, value in (("--engine", choices.engine), ("--voice", choices.voice)):
-        if value:
-            out += [opt, value]
-    for s in choices.skip:
-        out += ["--skip", s]
-    if choices.minutes is not None:
-        out += ["--minutes", f"{choices.minutes:g}"]
-    if choices.bed:
-        from sisessions.script.model import BUILTIN_BEDS, NO_BED
-
-        bed = choices.bed
-        if bed not in BUILTIN_BEDS and bed != NO_BED:  # a file: cron starts in $HOME, not here
-            bed = str(Path(bed).expanduser().resolve())
-        out += ["--bed", bed]
-    if choices.bed_level is not None:
-        out += ["--bed-level", f"{choices.bed_level:g}"]
-    return out
-
-
 def sessions_to_ready(library, session: str) -> list[str]:
     """What `schedule add` synthesizes now: the session, or every session `today` can reach."""
     from sisessions.practice import today

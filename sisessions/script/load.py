@@ -13,6 +13,7 @@ from sisessions.script.model import (
     ID_RE,
     ITEM_SIDES,
     NO_BED,
+    PHASES,
     PRIORITY_RANGE,
     STAGES,
     Breathe,
@@ -39,6 +40,7 @@ from sisessions.script.reader import (
 # ---------------------------------------------------------------- patterns
 
 STEP_KEYS = ("say", "pause", "breathe", "repeat", "chime")
+PHASED = ("say", "pause")  # the steps that may name their phase (SPEC §2.2)
 
 
 def _steps(r: Reader, node: yaml.Node, *, sided: bool, depth: int) -> tuple[Step, ...]:
@@ -48,8 +50,12 @@ def _steps(r: Reader, node: yaml.Node, *, sided: bool, depth: int) -> tuple[Step
     out: list[Step] = []
     for snode in node.value:
         step = _step(r, snode, sided=sided, depth=depth)
-        if step is not None:
-            out.append(step)
+        if step is None:
+            continue
+        # a pause with no phase continues the phase of the say or pause just before it
+        if isinstance(step, Pause) and step.phase is None and out and isinstance(out[-1], (Say, Pause)):
+            step = Pause(step.seconds, step.loc, out[-1].phase)
+        out.append(step)
     return tuple(out)
 
 
@@ -61,24 +67,35 @@ def _step(r: Reader, node: yaml.Node, *, sided: bool, depth: int) -> Step | None
             return None
         check_placeholders(r, node, text, sided=sided, in_repeat=depth > 0)
         return Say(text, loc)
-    if not isinstance(node, yaml.MappingNode) or len(node.value) != 1:
-        n = len(node.value) if isinstance(node, yaml.MappingNode) else 0
+    keys = [k.value for k, _ in node.value] if isinstance(node, yaml.MappingNode) else []
+    kinds = [k for k in keys if k != "phase"]
+    if not isinstance(node, yaml.MappingNode) or len(kinds) != 1:
+        n = len(kinds)
         extra = f" (this one has {n} keys)" if n > 1 else ""
         r.error(node, f"a step must have exactly one of: {', '.join(STEP_KEYS)}{extra}")
         return None
-    m = r.mapping(node, "a step", STEP_KEYS)
-    if not m:
+    m = r.mapping(node, "a step", STEP_KEYS + ("phase",))
+    if not m or "phase" in m and len(m) == 1:
         return None
+    phase = None
+    if "phase" in m:
+        pnode = m.pop("phase")[1]
+        if next(iter(m)) not in PHASED:
+            r.error(pnode, f"phase belongs on a say or pause step, not on {next(iter(m))}")
+            return None
+        phase = r.choice(pnode, "phase", PHASES)
+        if phase is None:
+            return None
     (key, (_, v)), = m.items()
     if key == "say":
         text = r.text(v, "say", spoken=True)
         if text is None:
             return None
         check_placeholders(r, v, text, sided=sided, in_repeat=depth > 0)
-        return Say(text, loc)
+        return Say(text, loc, phase)
     if key == "pause":
         s = r.number(v, "pause", 0, 600, lo_open=True)
-        return None if s is None else Pause(s, loc)
+        return None if s is None else Pause(s, loc, phase)
     if key == "breathe":
         if isinstance(v, yaml.MappingNode):
             bm = r.mapping(v, "breathe", ("count", "cue"), ("count",))
@@ -165,7 +182,7 @@ def _pattern(r: Reader, m: dict, node: yaml.Node, ident: str, path: Path, before
 # ---------------------------------------------------------------- sessions
 
 SESSION_KEYS = ("title", "about", "intro", "outro", "rest_between", "chime", "breath", "bed", "items")
-ITEM_KEYS = ("pattern", "repetitions", "side", "optional", "priority")
+ITEM_KEYS = ("pattern", "repetitions", "side", "optional", "priority", "keep")
 
 
 def _item(r: Reader, node: yaml.Node) -> Item | None:
@@ -192,6 +209,11 @@ def _item(r: Reader, node: yaml.Node) -> Item | None:
         marks["optional"] = r.boolean(m["optional"][1], "optional")
     if "priority" in m:
         marks["priority"] = r.integer(m["priority"][1], "priority", *PRIORITY_RANGE)
+    if "keep" in m:
+        marks["keep"] = r.boolean(m["keep"][1], "keep")
+    if marks.get("keep") and marks.get("optional"):
+        r.error(m["keep"][0], "an item cannot be both 'keep: true' and 'optional: true'")
+        return None
     if pid is None or side is None or ("repetitions" in m and reps is None) or None in marks.values():
         return None
     return Item(pid, loc, reps, side, **marks)

@@ -5,19 +5,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Union
 
+from sisessions.choices import BUILTIN_BEDS, NO_BED  # noqa: F401 - defined with the bed choice
 from sisessions.errors import Problem
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 STAGES = ("unlock", "reshape", "reinforce")
 ITEM_SIDES = ("working", "other", "both", "left", "right")
 SIDES = ("left", "right")
+PHASES = ("tighten", "release", "rest", "move")  # SPEC §2.2: the part of a movement a step belongs to
 DEFAULT_REST = 10.0
 DEFAULT_BREATH_IN = 4.0
 DEFAULT_BREATH_OUT = 6.0
 DEFAULT_PRIORITY = 5
 PRIORITY_RANGE = (1, 9)
-BUILTIN_BEDS = ("brown", "drone")  # made by output/bed.py; any other `bed:` is an audio file
-NO_BED = "off"                     # `--bed off`: none, even when the session names one
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 
@@ -34,12 +34,14 @@ class Loc:
 class Say:
     text: str
     loc: Loc
+    phase: str | None = None
 
 
 @dataclass(frozen=True)
 class Pause:
     seconds: float
     loc: Loc
+    phase: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Item:
     side: str = "working"
     optional: bool = False           # --minutes below scaling: left out before unmarked items
     priority: int = DEFAULT_PRIORITY  # --minutes below scaling: lower priorities go first
+    keep: bool = False               # --minutes never leaves it out (a step the rest needs)
 
 
 @dataclass(frozen=True)

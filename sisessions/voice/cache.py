@@ -33,7 +33,7 @@ MARKER_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                "# For information about cache directory tags see https://bford.info/cachedir/\n")
 # KEY.SUM.wav; KEY.wav is an entry of an earlier version (no checksum: always a miss).
 ENTRY = re.compile(r"^([0-9a-f]{64})(?:\.([0-9a-f]{16}))?\.wav$")
-# ROOT/beds/: audio files given to --bed, converted once (output/bed.py): HASH.s16 and HASH.json
+# ROOT/beds/: audio files given to --bed, converted once (sources/bed.py): HASH.s16 and HASH.json
 BEDS = "beds"
 BED_ENTRY = re.compile(r"^[0-9a-f]{32}\.(s16|json)$")
 

@@ -25,8 +25,6 @@ from typing import Any
 
 from sisessions.errors import EngineError, UsageError
 
-DEFAULT_RATE = 110  # words per minute, measured on the audio (SPEC: slow, 120 or less)
-RATE_RANGE = (60, 200)
 # The engines in order of preference: the first installed one is the default.
 REGISTRY: dict[str, str] = {
     "piper": "sisessions.voice.engines.piper:PiperEngine",
@@ -106,13 +104,6 @@ def get_engine(name: str | None = None) -> Engine:
     if name not in REGISTRY:
         raise UsageError(f"unknown engine '{name}'; choose one of: {', '.join(REGISTRY)}")
     return _load_class(REGISTRY[name])()
-
-
-def check_rate(rate: int) -> int:
-    lo, hi = RATE_RANGE
-    if not lo <= rate <= hi:
-        raise UsageError(f"--rate must be from {lo} to {hi} words per minute; got {rate}")
-    return rate
 
 
 def dist_version(dist: str) -> str:

@@ -45,9 +45,10 @@ class ToneMix:
         self._lock = threading.Lock()
         self._left = array("h")           # the part of the tone not yet handed to the output
 
-    def ring(self) -> None:
+    def ring(self, samples=None) -> None:
+        """Mix the tone (or `samples`, int16 at RATE: a spoken question) from the next read on."""
         with self._lock:
-            self._left = array("h", tone_samples())
+            self._left = array("h", tone_samples() if samples is None else samples)
 
     @property
     def ringing(self) -> bool:
