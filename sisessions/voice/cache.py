@@ -174,8 +174,19 @@ class Cache:
             self._claimed = True
 
     # -- info and clear
+    def beds(self) -> tuple[int, int]:
+        """(converted beds, bytes): the audio files given to --bed, as the cache holds them."""
+        n = size = 0
+        with contextlib.suppress(OSError):
+            for f in os.scandir(self.root / BEDS):
+                if BED_ENTRY.match(f.name) and f.is_file(follow_symlinks=False):
+                    with contextlib.suppress(OSError):
+                        size += f.stat(follow_symlinks=False).st_size
+                        n += f.name.endswith(".s16")
+        return n, size
+
     def info(self) -> tuple[int, int]:
-        """(entries, bytes)."""
+        """(clip entries, bytes)."""
         n = size = 0
         if self.clips.is_dir():
             for f in self.clips.glob("*/*.wav"):
