@@ -179,7 +179,7 @@ def test_a_practice_log_that_is_a_folder_is_a_one_sentence_500(comp):
 def test_a_full_disk_under_the_companion_is_one_sentence_and_nothing_half_written(tmp_path, shared_cache):
     env = module_env(tmp_path, shared_cache)
     with tiny_disk(tmp_path / "disk") as disk:
-        env["XDG_DATA_HOME"] = str(disk)
+        env["XDG_DATA_HOME"], env["XDG_CONFIG_HOME"] = str(disk / "data"), str(disk / "config")
         c = Companion(env)
         try:
             with c.authed() as h:
@@ -194,7 +194,7 @@ def test_a_full_disk_under_the_companion_is_one_sentence_and_nothing_half_writte
                                                  "pain": 3, "note": "é" * 500})
                     one_sentence(r, (500, 507))
                 assert f.read_bytes() == before
-                h.post("/api/settings", json={"show_streak": False})  # whatever it answers: no traceback
+                one_sentence(h.post("/api/settings", json={"show_streak": False}), 507)  # settings.json
         finally:
             c.stop()
 
