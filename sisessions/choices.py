@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from sisessions.errors import UsageError
+from sisessions.script.model import BUILTIN_BEDS, NO_BED, SIDES
 
 DEFAULT_RATE = 110  # words per minute, measured on the audio (SPEC: slow, 120 or less)
 RATE_RANGE = (60, 200)
-SIDES = ("left", "right")
-BUILTIN_BEDS = ("brown", "drone")  # made by sources/bed.py; any other `bed:` is an audio file
-NO_BED = "off"                     # `--bed off`: none, even when the session names one
 ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")  # a session or pattern id, as the page sends it
 MAX_IDS = 50
 
@@ -100,7 +98,7 @@ def choice(kind: Kind, default: Any, help: str, **how) -> Any:
 class Choices:
     """The options of show, synth, play, export and schedule add, and of the page's renders."""
 
-    side: str | None = choice(Kind.SIDE, None, "Your working side (else the saved one).", api=True)
+    side: str | None = choice(Kind.SIDE, None, "Your working side (else today's check, else the saved one).", api=True)
     pace: float = choice(Kind.NUMBER, 1.0, "Multiply pauses, breaths and rests.", low=0.5, high=3.0, api=True)
     rate: int = choice(Kind.WHOLE, DEFAULT_RATE, "Speech rate in words per minute.",
                        low=RATE_RANGE[0], high=RATE_RANGE[1])

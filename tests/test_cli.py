@@ -1,6 +1,7 @@
 """The command line end to end: help, exit codes, one-line errors, side, install, engines."""
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -66,7 +67,7 @@ def test_side_saved_in_user_config_and_used(isolated):
     run_cli("side", "set", "right", check=0)
     assert run_cli("side", "show", check=0).stdout.strip() == "right"
     saved = json.loads((isolated / "config" / "sisessions" / "settings.json").read_text())
-    assert saved == {"side": "right"}
+    assert saved == {"side": "right", "side_saved": datetime.date.today().isoformat()}
     tl = json.loads(run_cli("--scripts", FIXTURES / "lib", "show", "mini", "--json", check=0).stdout)
     assert tl["side"] == "right"
     tl = json.loads(run_cli("--scripts", FIXTURES / "lib", "show", "mini", "--json", "--side", "left", check=0).stdout)

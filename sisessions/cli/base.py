@@ -5,52 +5,19 @@ import contextlib
 import functools
 import math
 import os
-import signal
 import sys
-import threading
 
 import click
 
 from sisessions import __version__
 from sisessions.choices import SIDES, Choices, Kind, flag
 from sisessions.errors import ScriptError, SisessionsError, sentence
+from sisessions.signals import stop_on_signals
 
 SIDE_CHOICE = click.Choice(list(SIDES))
 
 
 _sentence = sentence
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: stop as Ctrl-C does, so every clean-up (temp files, workers) runs."""
-
-
-_STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
-
-
-@contextlib.contextmanager
-def _stop_on_signals():
-    """Turn SIGTERM and SIGHUP into Terminated in the main thread for the command's run.
-
-    Their default action ends the process at once (exit 143/129, no message, a hidden .part
-    left beside an export). Once raised, later ones are ignored so they cannot cut the
-    clean-up short; SIGKILL still ends everything.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum, _frame):
-        for s in _STOP_SIGNALS:
-            signal.signal(s, signal.SIG_IGN)
-        raise Terminated(signum)
-
-    old = {s: signal.signal(s, stop) for s in _STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def _closed_streams_to_null() -> None:
@@ -68,7 +35,7 @@ class App(click.Group):
         debug = ctx.params.get("debug") or bool(os.environ.get("SISESSIONS_DEBUG"))
         _closed_streams_to_null()
         try:
-            with _stop_on_signals():
+            with stop_on_signals():
                 return super().invoke(ctx)
         except ScriptError as e:
             for p in e.problems:
@@ -171,8 +138,10 @@ def session_options(f):
 
 def prepare_session(ctx, session, choices):
     from sisessions import app
+    from sisessions.schedule.runner import UNATTENDED
 
-    prepared = app.prepare(app.open_library(ctx.obj["scripts"]), session, choices)
+    unattended = os.environ.get(UNATTENDED) == "1"  # a scheduled run: no side known is both sides
+    prepared = app.prepare(app.open_library(ctx.obj["scripts"]), session, choices, unattended=unattended)
     if prepared.left_out:  # --minutes below what scaling reaches: say what was left out
         click.echo(f"sisessions: {left_out_line(prepared.left_out)}", err=True)
     return prepared

@@ -163,7 +163,7 @@ class Renders:
             rid, prepared, choices = self.jobs.get()
             try:
                 self._make(rid, prepared, choices)
-                with contextlib.suppress(OSError):  # tidied before it reads as ready: no race
+                with contextlib.suppress(OSError):  # before it is told ready: then the older ones are gone
                     self._tidy(prepared.session.id)
                 with self.lock:
                     self.working.pop(rid, None)

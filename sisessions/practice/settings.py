@@ -6,6 +6,7 @@ other; readers need no lock, since the file is only ever replaced whole.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from sisessions import paths
@@ -34,12 +35,12 @@ def load() -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _update(key: str, value) -> None:
-    """Set one key, keeping every other, under the settings lock."""
+def _update(values: dict) -> None:
+    """Set these keys, keeping every other, under the settings lock."""
     folder = private_dir(_file().parent)
     with locked(folder):
         data = load()
-        data[key] = value
+        data.update(values)
         atomic_write_text(_file(), json.dumps(data, indent=2) + "\n", private=True)
 
 
@@ -51,7 +52,15 @@ def saved_side() -> str | None:
 def save_side(side: str) -> None:
     if side not in SIDES:
         raise UsageError(f"side must be left or right; got {side!r}")
-    _update("side", side)
+    _update({"side": side, "side_saved": dt.date.today().isoformat()})  # `today` says how old it is
+
+
+def saved_side_date() -> dt.date | None:
+    """The day the side was saved; None when unknown (saved by an earlier version)."""
+    try:
+        return dt.date.fromisoformat(load().get("side_saved"))
+    except (TypeError, ValueError):
+        return None
 
 
 def show_streak() -> bool:
@@ -68,4 +77,4 @@ def listen() -> bool:
 
 def save_value(key: str, value) -> None:
     """Save one more setting (e.g. the programme `today` follows), keeping the others."""
-    _update(key, value)
+    _update({key: value})

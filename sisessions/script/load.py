@@ -14,6 +14,7 @@ from sisessions.script.model import (
     ITEM_SIDES,
     NO_BED,
     PHASES,
+    PAIN_LIMITS,
     PRIORITY_RANGE,
     STAGES,
     Breathe,
@@ -21,6 +22,7 @@ from sisessions.script.model import (
     Item,
     Loc,
     Pattern,
+    PainRules,
     Pause,
     Program,
     Repeat,
@@ -307,21 +309,24 @@ def load_program(path: Path, problems: list[Problem] | None = None, library=None
     return _load(path, problems, "a programme", PROGRAM_KEYS, ("title", "stages"), build)
 
 
-PROGRAM_KEYS = ("title", "about", "stages", "then")
+PROGRAM_KEYS = ("title", "about", "stages", "then", "gentle", "pain")
 
 
 def _program(r: Reader, m: dict, node: yaml.Node, ident: str, path: Path, before: int,
              library=None) -> Program | None:
     title = r.text(m["title"][1], "title") if "title" in m else None
     about = r.text(m["about"][1], "about") if "about" in m else None
-    then = None
     refs: list[tuple[str, Loc]] = []
-    if "then" in m:
-        then = r.typed(m["then"][1])
-        if then is None or not ID_RE.match(then):
-            r.error(m["then"][1], "then must be a session id")
-        else:
-            refs.append((then, r.loc(m["then"][1])))
+    named = {}
+    for key in ("then", "gentle"):
+        if key in m:
+            sid = r.typed(m[key][1])
+            if sid is None or not ID_RE.match(sid):
+                r.error(m[key][1], f"{key} must be a session id")
+            else:
+                named[key] = sid
+                refs.append((sid, r.loc(m[key][1])))
+    pain = _pain_rules(r, m["pain"][1]) if "pain" in m else PainRules()
     stages = []
     snode = m["stages"][1] if "stages" in m else None
     if snode is not None:
@@ -345,5 +350,22 @@ def _program(r: Reader, m: dict, node: yaml.Node, ident: str, path: Path, before
             if sid not in library.sessions:
                 r.problems.append(loc.problem(f"unknown session '{sid}'"))
     if len(r.problems) == before:
-        return Program(ident, str(path), title, tuple(stages), about, then)
+        return Program(ident, str(path), title, tuple(stages), about, named.get("then"),
+                       named.get("gentle"), pain)
     return None
+
+
+def _pain_rules(r: Reader, node: yaml.Node) -> PainRules:
+    """The `pain:` block: thresholds of `today`'s light, each a whole number in its range."""
+    pm = r.mapping(node, "pain", PAIN_LIMITS) or {}
+    values = {}
+    for key, (lo, hi) in PAIN_LIMITS.items():
+        if key in pm:
+            v = r.integer(pm[key][1], f"pain: {key}", lo, hi)
+            if v is not None:
+                values[key] = v
+    rules = PainRules(**values)
+    if rules.amber < rules.green:
+        where = pm["amber"][1] if "amber" in pm else pm["green"][1]
+        r.error(where, f"pain: amber ({rules.amber}) must be at least green ({rules.green})")
+    return rules

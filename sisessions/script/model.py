@@ -5,7 +5,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Union
 
-from sisessions.choices import BUILTIN_BEDS, NO_BED  # noqa: F401 - defined with the bed choice
 from sisessions.errors import Problem
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -18,6 +17,8 @@ DEFAULT_BREATH_IN = 4.0
 DEFAULT_BREATH_OUT = 6.0
 DEFAULT_PRIORITY = 5
 PRIORITY_RANGE = (1, 9)
+BUILTIN_BEDS = ("brown", "drone")  # made by sources/bed.py; any other `bed:` is an audio file
+NO_BED = "off"                     # `--bed off`: none, even when the session names one
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 
@@ -122,6 +123,21 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class PainRules:
+    """A programme's pain-monitoring thresholds (0-10 scale; `today`'s light)."""
+
+    green: int = 3          # pain after a session at most this: go on
+    amber: int = 5          # at most this (and settled by the next morning): same session again
+    rise: int = 2           # morning pain this much above its median: red
+    baseline_days: int = 7  # the days the morning median is taken over
+    refer_after: int = 3    # red days in a row before `today` says to see a professional
+
+
+PAIN_LIMITS = {"green": (0, 10), "amber": (0, 10), "rise": (1, 10), "baseline_days": (1, 90),
+               "refer_after": (1, 30)}
+
+
+@dataclass(frozen=True)
 class Program:
     id: str
     path: str
@@ -129,3 +145,5 @@ class Program:
     stages: tuple[Stage, ...]
     about: str | None = None
     then: str | None = None  # the session for every day after the last stage
+    gentle: str | None = None  # the session for a red day; None: the stage's session, shorter
+    pain: PainRules = PainRules()
