@@ -125,6 +125,28 @@ def test_a_new_kept_session_replaces_the_one_before_and_a_reload_resumes_where_i
     assert second != first and len(media) == 2 and all(f"/media/{second}/" in p for p in media)
 
 
+def test_the_page_offers_the_reminder_for_the_phones_calendar(secure, phone):
+    import icalendar
+    from selenium.webdriver.common.by import By
+
+    drv = phone.drv
+    drv.set_script_timeout(30)
+    drv.get(f"{secure.base}/?t={secure.token}")
+    drv.find_element(By.CSS_SELECTOR, "#remind summary").click()
+    drv.execute_script("const t = document.getElementById('r-at'); t.value = '06:15'; t.dispatchEvent(new Event('input'));")
+    for box in drv.find_elements(By.CSS_SELECTOR, "#r-days input"):
+        if box.get_attribute("value") in ("0", "6"):
+            box.click()
+    link = drv.find_element(By.ID, "r-link")
+    assert link.is_displayed() and link.get_attribute("download") == "sisessions.ics"
+    text = drv.execute_async_script("fetch(arguments[0]).then((r) => r.text()).then(arguments[1])",
+                                    link.get_attribute("href"))
+    (ev,) = icalendar.Calendar.from_ical(text).walk("VEVENT")
+    assert ev.decoded("dtstart").strftime("%H:%M") == "06:15"
+    assert ev["rrule"]["BYDAY"] == ["MO", "TU", "WE", "TH", "FR"] and ev.walk("VALARM")
+    assert str(ev["url"]) == secure.base + "/"
+
+
 def test_over_plain_http_the_page_still_works_but_is_not_a_secure_context(ns, home, tmp_path):
     from selenium.webdriver.common.by import By
 

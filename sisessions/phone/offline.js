@@ -117,20 +117,20 @@ const sisOffline = (() => {
     return flushing;
   }
 
-  // Queue an answer with a client-made id (the companion writes each id once), then try to send
-  // it. Resolves to true when it reached the log now, false when it waits on the phone; throws
-  // the companion's sentence when it refused it.
+  // Queue an answer with a client-made id (the companion writes each id once; the page's own id
+  // when it gave one), then try to send it. Resolves to the companion's answer when it reached
+  // the log now, null when it waits on the phone; throws the companion's sentence when it refused it.
   async function send(path, body) {
-    const item = { id: newId(), path: path, body: Object.assign({}, body), at: Date.now() };
+    const item = { id: body.id || newId(), path: path, body: Object.assign({}, body), at: Date.now() };
     item.body.id = item.id;
     await store("readwrite", (s) => s.put(item));
     await flush();
     if (!outcome.has(item.id)) await flush();  // a send already under way began before this one
     const done = outcome.get(item.id);
-    if (!done) return false;
+    if (!done) return null;
     outcome.delete(item.id);
     if (!done.ok) throw new Error(done.answer.error || "The computer refused it.");
-    return true;
+    return done.answer;
   }
 
   function onSent(fn) { listeners.push(fn); }
