@@ -6,11 +6,13 @@ Commands (cli/) and the companion (phone/) call these; the stages below never ca
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+import datetime as dt
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable
 
 from sisessions import paths
 from sisessions.plan.timeline import (
+    BOTH,
     Event,
     Kind,
     PlanOptions,
@@ -22,7 +24,7 @@ from sisessions.plan.timeline import (
 )
 from sisessions.practice import log, settings, today
 from sisessions.script.library import Library
-from sisessions.script.model import NO_BED, Session
+from sisessions.script.model import NO_BED, Item, Session
 from sisessions.voice.cache import Cache
 from sisessions.voice.engines.base import DEFAULT_RATE, check_rate, get_engine
 from sisessions.voice.speech import Speech
@@ -33,6 +35,7 @@ if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for; the expor
 
 __all__ = ["Choices", "Prepared", "open_library", "resolve_today", "prepare", "open_speech",
            "speech_session", "texts", "plan", "export_request", "export", "play_and_log", "done_elsewhere",
+           "play_choices", "around", "needs_side",
            "duration_text"]
 
 
@@ -149,17 +152,76 @@ def done_elsewhere(library: Library, name: str) -> log.Play:
     return rec
 
 
-def play_and_log(p: Prepared, speech: Speech, options, name: str, debug: bool = False) -> str:
+CHECK_PATTERN = "quick-check"  # the short self-check play starts with when it asks the side
+
+
+def needs_side(library: Library, name: str) -> bool:
+    """Whether the session has an item played on the person's working side."""
+    session = library.session(resolve_today(library, name))
+    return any(it.side not in ("left", "right") and library.pattern(it.pattern).sided for it in session.items)
+
+
+def play_choices(library: Library, name: str, choices: Choices, check: bool = True) -> tuple[Choices, bool]:
+    """The choices `play` prepares with, and whether it asks the side first (SPEC §8): --side,
+    else today's check (same: both sides), else, with the check on and a session that needs
+    a side, ask (prepared provisionally on both sides); else the saved side, as `prepare` does."""
+    if choices.side is not None or not needs_side(library, name):
+        return choices, False
+    today_check = log.check_on()
+    if today_check is not None:
+        return replace(choices, side=BOTH if today_check == "same" else today_check), False
+    if not check:
+        return choices, False
+    return replace(choices, side=BOTH), True
+
+
+def saved_since() -> str | None:
+    """How old the saved side is, in words ("saved today", "saved 3 days ago"), from the last
+    check that found it (the settings file keeps no date); None when no check did."""
+    side = settings.saved_side()
+    found = [r for r in log.read()[0] if isinstance(r, log.Check) and r.result == side]
+    if not found:
+        return None
+    days = (dt.date.today() - found[-1].day).days
+    return "checked today" if days == 0 else "checked yesterday" if days == 1 else f"checked {days} days ago"
+
+
+def around(library: Library, name: str, choices: Choices, asks: bool, check_in: bool = True):
+    """What `play` asks around the session (play.around.Around): the check when `asks`, the
+    check-in when `check_in`; the check is written to the practice log as it is answered."""
+    from sisessions.play.around import Around  # late: only play needs it
+
+    def record(kind: str, value: str) -> None:  # the check, at once (the pain: play_and_log)
+        if kind == "check":
+            log.append(log.check_record(value))
+
+    if not asks:
+        return Around(check_in=check_in, record=record)
+    pattern = library.pattern(CHECK_PATTERN)
+    check = Session(CHECK_PATTERN, pattern.path, pattern.title, (Item(CHECK_PATTERN, pattern.loc),), chime=False)
+    events = expand(check, library, PlanOptions(wpm=choices.rate))
+    saved = settings.saved_side()
+    return Around(check=events, titles={CHECK_PATTERN: pattern.title}, saved=saved,
+                  saved_since=saved_since() if saved else None,
+                  for_side=lambda side: prepare(library, name, replace(choices, side=side)),
+                  check_in=check_in, record=record)
+
+
+def play_and_log(p: Prepared, speech: Speech, options, name: str, debug: bool = False,
+                 around=None) -> str:
     """Play the session to the audio output (options: play.session.PlayOptions), then write its
     practice-log record, whatever the ending; returns the closing sentence. Ctrl-C and a lost
-    output raise (exit 1) after the record is written, saying where the session stopped."""
+    output raise (exit 1) after the record is written, saying where the session stopped. With
+    `around` (from `around()`), the check before it and the check-in after it."""
     # late: the player loads the audio backends, which no other command needs
     from sisessions.play.session import play
 
-    outcome = play(p, speech, options, name, debug=debug)
+    outcome = play(p, speech, options, name, debug=debug, around=around)
     try:
         log.append(log.play_record(outcome.session, outcome.side, outcome.pace, outcome.engine,
                                    outcome.completed, outcome.pattern, outcome.minutes))
+        if outcome.pain is not None:  # the check-in, after the play it is about
+            log.append(log.pain_record(outcome.pain, when="after"))
         logged = ""
     except OSError as e:
         logged = f" (the practice log could not be written: {e.strerror or e})"

@@ -71,7 +71,7 @@ class Now:
     item_position: int
     item_length: int
     preroll_left: int            # frames until the session starts (0 once it has)
-    line: str | None             # the session's current or last spoken line
+    line: str | None             # the current or last spoken line
     can_next: bool
     question: str | None         # "side" or "pain" while one stands
 
@@ -117,6 +117,15 @@ class Controller:
         self._question: str | None = None
         self._answer: str | None = None
         self._answered = threading.Event()
+
+    def load(self, program: Program, feeder: Feeder) -> None:
+        """The next part of the play (the check, the session, the check-in): its program and
+        feeder; subscribers hear of its first item as it begins."""
+        with self._lock:
+            self.p, self.f = program, feeder
+            self._item_key = None
+            self._total = program.total
+            self._waiting = self._finished = False
 
     # -- the actions
     def do(self, command: Command | str) -> bool:
@@ -313,8 +322,7 @@ class Controller:
                 self._tell(Change.ITEM, item=item)
             e = p.events[index]
             if e.kind == Kind.SAY:
-                if index >= p.first:
-                    self._line = e.text
+                self._line = e.text
                 self._tell(Change.LINE, e.text)
         if f.waiting != self._waiting:
             self._waiting = f.waiting

@@ -224,3 +224,30 @@ class Feeder:
         with self._lock:
             return self.index, self.offset
 
+
+
+class Relay:
+    """The source the output pulls when a play has several parts (the check, the session, the
+    check-in): the current part's feeder, switched between reads without reopening the output."""
+
+    def __init__(self, source: Feeder):
+        self.source = source
+        self._parts = 0
+
+    def switch(self, source: Feeder) -> None:
+        self.source = source
+        self._parts += 1
+
+    def read(self, frames: int) -> bytes:
+        return self.source.read(frames)
+
+    def sound_ahead(self):
+        return self.source.sound_ahead()
+
+    def advance(self, frames: int, hold: int | None = None) -> int:
+        return self.source.advance(frames, hold)
+
+    @property
+    def generation(self) -> int:
+        # a new part is a new generation: simpleaudio stops the buffer of the one before
+        return self._parts * 1_000_000_000 + self.source.generation
