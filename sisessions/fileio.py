@@ -138,3 +138,20 @@ def atomic_open(target: Path, mode: str = "w", **kwargs) -> Iterator[IO]:
 def atomic_write_text(target: Path, text: str) -> None:
     with atomic_open(target, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+def atomic_write_private(target: Path, data: bytes) -> None:
+    """Write a secret (a key, a token): mode 0600 from its first byte, atomically."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)  # made 0600
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -4,6 +4,7 @@ by spoken answers played into the private microphone; what was answered is read 
 practice log as a person reading the file sees it."""
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 import time
@@ -39,7 +40,7 @@ def kinds(recs: list[dict]) -> list[str]:
 def test_keys_answer_the_check_and_the_check_in(pulse):
     t = Pty(args=args())
     t.wait_for(QUESTION)
-    t.wait_for(SIDE_KEYS)
+    t.wait_for(SIDE_KEYS, timeout=45)
     t.key("r")                                   # "right" while the question stands, not "repeat"
     t.wait_for("Sway to the right.")
     t.wait_for(PAIN_KEYS, timeout=30)
@@ -55,7 +56,7 @@ def test_keys_answer_the_check_and_the_check_in(pulse):
 
 def test_same_gives_the_advice_and_both_sides_and_t_is_ten(pulse):
     t = Pty(args=args())
-    t.wait_for(SIDE_KEYS)
+    t.wait_for(SIDE_KEYS, timeout=45)
     t.key("s")
     for line in SAME:
         t.wait_for(line, timeout=30)
@@ -81,16 +82,16 @@ def test_today_s_check_is_not_asked_again_and_q_in_the_check_in_records_no_pain(
 
 
 def test_unanswered_the_saved_side_is_said_with_its_age_then_the_session_plays(pulse):
-    settings.save_side("left")
-    log.append(log.check_record("left", when=log.dt.date.today() - log.dt.timedelta(days=3)))
+    log.append(log.check_record("left", when=dt.date.today() - dt.timedelta(days=3)))
     log_before = records()
     t = Pty(args=args())
-    t.wait_for(SIDE_KEYS)
+    t.wait_for(SIDE_KEYS, timeout=45)
     asked = time.monotonic()
-    t.wait_for("Your saved side: left, checked 3 days ago.", timeout=40)
+    t.wait_for("No answer to the check.", timeout=40)
     waited = time.monotonic() - asked
     print(f"the side question stood {waited:.1f} s")
     assert 29 <= waited <= 34
+    t.wait_for("Today uses your left side, saved 3 days ago.", timeout=20)
     t.wait_for("Sway to the left.")
     t.wait_for(PAIN_KEYS, timeout=30)
     t.key("q")
@@ -100,17 +101,17 @@ def test_unanswered_the_saved_side_is_said_with_its_age_then_the_session_plays(p
 
 def test_a_run_nobody_can_answer_says_the_saved_side_and_does_not_wait(pulse):
     """A scheduled run (no terminal, no microphone): no check, no check-in, no 30 s waits."""
-    settings.save_side("right")
+    log.append(log.check_record("right", when=dt.date.today() - dt.timedelta(days=2)))
     started = time.monotonic()
     proc = subprocess.run(args(), env=child_env(), stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, timeout=60)
     took = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
-    assert '"No answer. Your saved side: right."' in proc.stdout
+    assert '"Today uses your right side, saved 2 days ago.' in proc.stdout
     assert '"Sway to the right."' in proc.stdout and QUESTION not in proc.stdout
     assert "How is the pain" not in proc.stdout
     assert took < 25, took
-    assert kinds(records()) == ["play"] and records()[0]["side"] == "right"
+    assert kinds(records()) == ["check", "play"] and records()[1]["side"] == "right"
 
 
 def test_no_saved_side_and_nobody_to_ask_plays_both_sides(pulse):
@@ -125,7 +126,8 @@ def test_no_check_without_a_side_is_the_users_mistake(pulse):
     proc = subprocess.run(args("--no-check"), env=child_env(), stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
-    assert "--side left" in proc.stderr and proc.stderr.count("\n") == 1
+    assert "sisessions play check" in proc.stderr and "--side left" in proc.stderr
+    assert proc.stderr.count("\n") == 1
     assert records() == []
 
 
@@ -142,7 +144,7 @@ def test_no_check_with_a_saved_side_plays_it_at_once(pulse):
 
 def test_spoken_answers_to_the_check_and_the_check_in(mic):
     t = Pty(args=args("--listen"))
-    t.wait_for(SIDE_KEYS, timeout=30)
+    t.wait_for(SIDE_KEYS, timeout=45)
     t.wait_for("listening", timeout=10)
     say(mic, "left")
     t.wait_for("Sway to the left.", timeout=20)

@@ -199,6 +199,8 @@ BAD = [
     ('{"session": "short", "completed": "yes", "minutes": 1}', "application/json", 400),
     ('{"session": "short", "completed": true, "minutes": NaN}', "application/json", 400),
     ('{"session": "short", "completed": true}', "application/json", 400),
+    ('{"session": "short", "completed": true, "minutes": 1, "side": "up"}', "application/json", 400),
+    ('{"session": "short", "completed": true, "minutes": 1, "pace": 9}', "application/json", 400),
     ('["short"]', "application/json", 400),
     ('session=short&completed=true&minutes=1', "application/x-www-form-urlencoded", 400),  # a form from another site
 ]
@@ -461,6 +463,7 @@ def test_the_page_plays_jumps_shows_chapters_and_logs_done(comp, ready, tmp_path
 
 
 def test_renders_keep_the_newest_few_per_session_and_only_their_own_folders(tmp_path):
+    from sisessions.choices import Choices
     from sisessions.phone import renders as rs
 
     made = rs.Renders(scripts=(str(FIXTURES / "phone"),), keep=2)
@@ -469,9 +472,8 @@ def test_renders_keep_the_newest_few_per_session_and_only_their_own_folders(tmp_
     mine.write_text("mine")
     ids = []
     for pace in (1.0, 1.25, 1.5):
-        first = made.order(rs.Order(session="short", side="left", pace=pace))
-        assert first["state"] == "working"
-        assert made.order(rs.Order(session="short", side="left", pace=pace))["id"] == first["id"]  # a reload
+        first = made.order(order := rs.Order("short", Choices(side="left", pace=pace)))
+        assert first["state"] == "working" and made.order(order)["id"] == first["id"]  # a reload
         done = made.wait(first["id"])
         assert done["state"] == "ready", done
         ids.append(first["id"])

@@ -57,10 +57,14 @@ def validate(ctx, paths):
     from sisessions import app
     from sisessions.plan.validate import validate as check
 
-    count, problems = check(app.open_library(ctx.obj["scripts"]), paths)
+    warnings: list = []  # the rhythm as written (SPEC §2.2): said, but the files stay valid
+    count, problems = check(app.open_library(ctx.obj["scripts"]), paths, warnings)
+    for w in warnings:
+        click.echo(str(w), err=True)
     if problems:
         raise ScriptError(problems)
-    click.echo(f"{count} file{'s' if count != 1 else ''} checked: all valid.")
+    note = f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""
+    click.echo(f"{count} file{'s' if count != 1 else ''} checked: all valid{note}.")
 
 
 @main.command()
@@ -157,8 +161,10 @@ def play(ctx, session, player, delay, announce, start_at, listen, remember, no_c
     if remember:
         settings.save_value("listen", listen)
     library = app.open_library(ctx.obj["scripts"])
-    choices, asks = app.play_choices(library, session, choices, check=not no_check)
-    prepared = prepare_session(ctx, session, choices)
+    asks = not no_check and app.check_wanted(library, session, choices)
+    # asking: prepared as for nobody to ask (checked at once); the answer decides (app.around)
+    prepared = app.prepare(library, session, choices, unattended=True) if asks else prepare_session(
+        ctx, session, choices)
     around = app.around(library, session, choices, asks)
     opts = PlayOptions(player=player, delay=delay, announce=announce, start_at=start_at, listen=listen)
     with app.speech_session(choices, ctx.obj["cache_dir"]) as speech:

@@ -23,7 +23,8 @@ def side_show():
     from sisessions.practice import settings
 
     s = settings.saved_side()
-    click.echo(s if s else "No working side saved yet: `sisessions side set left` (or right).")
+    click.echo(s if s else "No working side saved yet: do the check session (`sisessions play check`) "
+                           "to find it, then `sisessions side set left` (or right).")
 
 
 @side.command("set")

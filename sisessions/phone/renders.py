@@ -33,14 +33,7 @@ class Order:
     """What the page asked for (SPEC §7 POST /api/render), already checked."""
 
     session: str
-    side: str | None = None
-    minutes: float | None = None
-    pace: float = 1.0
-    skip: tuple[str, ...] = ()
-    bed: str | None = None
-
-    def choices(self) -> app.Choices:
-        return app.Choices(side=self.side, pace=self.pace, skip=self.skip, minutes=self.minutes, bed=self.bed)
+    choices: app.Choices = app.Choices()
 
 
 def render_id(prepared: app.Prepared, choices: app.Choices) -> str:
@@ -68,7 +61,7 @@ class Renders:
     def order(self, order: Order) -> dict:
         """Start (or find) the render for `order`; SisessionsError for a bad session or option."""
         library = app.open_library(self.scripts)
-        choices = dataclasses.replace(order.choices(), engine=self.engine)
+        choices = dataclasses.replace(order.choices, engine=self.engine)
         prepared = app.prepare(library, order.session, choices)
         rid = render_id(prepared, choices)
         with self.lock:
@@ -139,9 +132,9 @@ class Renders:
             rid, prepared, choices = self.jobs.get()
             try:
                 self._make(rid, prepared, choices)
+                self._tidy(prepared.session.id)  # before it is told ready: then the older ones are gone
                 with self.lock:
                     self.working.pop(rid, None)
-                self._tidy(prepared.session.id)
             except Exception as e:  # noqa: BLE001 - the page gets one sentence; the server goes on
                 msg = str(e) if isinstance(e, SisessionsError) else f"the render failed ({type(e).__name__}: {e})"
                 with self.lock:

@@ -18,6 +18,7 @@ HEAD_TIMEOUT = 10.0      # seconds for a request line and headers to arrive in f
 KEEP_ALIVE = 5           # seconds an idle kept-alive connection stays open
 MAX_HEAD = 16 * 1024     # bytes of request line and headers (h11 answers 400 beyond)
 MAX_CONNECTIONS = 64     # uvicorn answers 503 beyond: a bounded server on a home network
+RENEW_CHECK_S = 12 * 3600  # how often a running HTTPS server asks whether its certificate needs renewing
 
 
 class HeadDeadlineH11(H11Protocol):
@@ -84,22 +85,44 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def config(app, log: Callable[[str], None] | None = None) -> uvicorn.Config:
+def config(app, log: Callable[[str], None] | None = None, tls: tuple[str, str] | None = None) -> uvicorn.Config:
+    """uvicorn's settings; with `tls` (certificate and key files) it speaks HTTPS."""
+    cert, key = tls or (None, None)
     cfg = uvicorn.Config(app, http=HeadDeadlineH11, lifespan="off", log_config=None,
                          access_log=log is not None, server_header=False, date_header=True,
                          timeout_keep_alive=KEEP_ALIVE, h11_max_incomplete_event_size=MAX_HEAD,
                          limit_concurrency=MAX_CONNECTIONS, timeout_graceful_shutdown=2,
-                         proxy_headers=False, log_level="warning")
+                         proxy_headers=False, log_level="warning", ssl_certfile=cert, ssl_keyfile=key)
+    cfg.load()  # the TLS context exists from here on, so a renewed certificate can be loaded into it
     return cfg
+
+
+def renew_every(cfg: uvicorn.Config, renew: Callable[[], tuple[str, str] | None], seconds: float) -> threading.Event:
+    """Call `renew` every `seconds`; when it returns new files, new connections use them (the
+    TLS context takes a new certificate in place). Set the returned event to stop."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(seconds):
+            try:
+                files = renew()
+            except Exception:  # noqa: BLE001 - the certificate in use stays; the next turn tries again
+                continue
+            if files is not None and cfg.ssl is not None:
+                cfg.ssl.load_cert_chain(*files)
+
+    threading.Thread(target=loop, daemon=True, name="tls-renew").start()
+    return stop
 
 
 class Running:
     """A server on a bound socket in a thread (tests, benchmarks); stop() ends it."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, tls: tuple[str, str] | None = None):
         self.sock = bind(host, port)
         self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(config(app))
+        self.config = config(app, tls=tls)
+        self.server = uvicorn.Server(self.config)
         self.server.install_signal_handlers = lambda: None  # the thread is not the main one
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -124,15 +147,22 @@ class _Say(logging.Handler):
         self.say(record.getMessage())
 
 
-def serve_forever(app, sock: socket.socket, log: Callable[[str], None] | None = None) -> None:
-    """Serve until Ctrl-C or SIGTERM, which are the normal way to stop (not an error)."""
+def serve_forever(app, sock: socket.socket, log: Callable[[str], None] | None = None,
+                  tls: tuple[str, str] | None = None,
+                  renew: Callable[[], tuple[str, str] | None] | None = None) -> None:
+    """Serve until Ctrl-C or SIGTERM, which are the normal way to stop (not an error).
+    With `renew`, it is asked twice a day for a renewed certificate (a companion runs for months)."""
     if log is not None:
         logging.getLogger("uvicorn.access").addHandler(_Say(log))
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
-    server = uvicorn.Server(config(app, log))
+    cfg = config(app, log, tls)
+    stop = renew_every(cfg, renew, RENEW_CHECK_S) if renew is not None and tls else None
+    server = uvicorn.Server(cfg)
     try:
         asyncio.run(server.serve(sockets=[sock]))
     except KeyboardInterrupt:
         pass
     finally:
+        if stop is not None:
+            stop.set()
         sock.close()

@@ -29,7 +29,8 @@ _STEPS = 16               # bisection steps: far finer than one repetition of an
 # reshaping and reinforcing work builds on; then the longest item first (fewest items lost);
 # then the later item first. The first and the last item (arriving, getting up slowly) stay,
 # and so does an item whose pattern has no stage (a transition such as getting up before the
-# standing patterns) unless the item says `optional: true`.
+# standing patterns) unless the item says `optional: true`, and an item that says `keep: true`
+# (unlock's Gentle Spine Waves: the source calls it a necessary step to unlock).
 STAGE_ORDER = {"reinforce": 0, "reshape": 1, "unlock": 2, None: 3}
 
 
@@ -87,7 +88,8 @@ def leave_out_order(session: Session, library: Library, opts: PlanOptions) -> li
     """Indices of the items that may be left out, first to go first (see STAGE_ORDER)."""
     playing = [i for i, it in enumerate(session.items) if it.pattern not in opts.skip]
     middle = [i for i in playing[1:-1]  # never the first or the last item being played
-              if session.items[i].optional or library.pattern(session.items[i].pattern).stage]
+              if not session.items[i].keep
+              and (session.items[i].optional or library.pattern(session.items[i].pattern).stage)]
     whole = estimated(session, library, opts).seconds
 
     def key(i: int):
@@ -121,7 +123,7 @@ def reachable(shortest: float, longest: float) -> str:
     """'it can last from about 12 to 48 minutes', the N that work, in whole minutes when possible."""
     lo, hi = shortest / (1 + AIM) / 60, longest / (1 - AIM) / 60
     a, b = math.ceil(lo), math.floor(hi)
-    if a > b:  # a short session: whole minutes would hide the range
+    if a >= b:  # a short session: whole minutes would hide the range ("between 2 and 2")
         a, b = math.ceil(lo * 10) / 10, math.floor(hi * 10) / 10
     return f"it can be fitted to between {a:g} and {b:g} minutes"
 

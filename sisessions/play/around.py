@@ -10,14 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 ASK_SECONDS = 30.0     # a question stands this long; then the session goes on without an answer
-BOTH = "both"          # plan.timeline.BOTH: every sided item on both sides, evenly
 
 # "same" (can't tell) is never turned into a guessed side: the sources' advice, then both sides
 SAME = ("Same, or you can't tell. That is fine: don't guess a side.",
         "A chiropractor, osteopath or physiotherapist can assess it for you.",
         "The side that hurts is usually not the deeper one.",
         "Today we work evenly, on both sides.")
-NO_SIDE = "No side saved, so today we work evenly, on both sides."
 CHECK_IN = "How is the pain now, from zero to ten?"
 CHECK_IN_KEYS = "Press a number key, or t for ten."
 CHECK_IN_SPOKEN = "Press a number key, or t for ten, or say the number."
@@ -31,29 +29,17 @@ class Around:
 
     check: tuple | None = None                # the quick check's events, when the side is to be asked
     titles: dict | None = None                # its pattern titles
-    saved: str | None = None                  # the saved side, for no answer
-    saved_since: str | None = None            # "saved 3 days ago", or None when unknown
-    for_side: Callable[[str], object] | None = None   # the session prepared for a side (app.Prepared)
+    # for_answer(answer, asked, record=True) -> (the session prepared for it (app.Prepared), the
+    # lines said before it); it writes the check to the practice log unless record is False
+    for_answer: Callable[..., tuple[object, tuple[str, ...]]] | None = None
     check_in: bool = True                     # ask for pain at the end
-    record: Callable[[str, str], None] | None = None  # ("check", "left") / ("pain", "4"), written at once
 
 
-def saved_line(side: str, since: str | None) -> str:
-    return f"Your saved side: {side}{f', {since}' if since else ''}."
-
-
-def unanswered(around: Around) -> tuple[str, tuple[str, ...]]:
-    """(the side, the lines said) when the check was not answered: the saved side, said aloud,
-    else both sides evenly."""
-    if around.saved:
-        return around.saved, (f"No answer. {saved_line(around.saved, around.saved_since)}",)
-    return BOTH, (NO_SIDE,)
-
-
-def answered(answer: str | None, around: Around) -> tuple[str, tuple[str, ...]]:
-    """(the side the session is played on, the lines said before it) after the check."""
+def lead(answer: str | None, asked: bool) -> tuple[str, ...]:
+    """The lines said after the check, before the session (the session's own opening then says
+    a saved side's age, or that no side is known)."""
     if answer in ("left", "right"):
-        return answer, (f"The {answer} side today.",)
+        return (f"The {answer} side today.",)
     if answer == "same":
-        return BOTH, SAME
-    return unanswered(around)
+        return SAME
+    return ("No answer to the check.",) if asked else ()

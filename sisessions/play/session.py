@@ -14,7 +14,6 @@ How the parts fit:
 """
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import time
@@ -33,14 +32,13 @@ from sisessions.play.around import (
     CHECK_IN_NAME,
     CHECK_IN_SPOKEN,
     Around,
-    answered,
-    unanswered,
 )
 from sisessions.play.controls import Controller
 from sisessions.play.display import LineDisplay, TtyDisplay, View, clock
 from sisessions.play.feeder import Feeder, Relay
 from sisessions.play.prefetch import Clips
 from sisessions.play.program import Program
+from sisessions.signals import stop_on_signals
 
 TICK = 0.1                      # the main loop's pace: keys and Ctrl-C are handled within this
 
@@ -108,14 +106,6 @@ class Outcome:
         return msg
 
 
-class _Stop(Exception):
-    """SIGTERM or SIGHUP: stop like Ctrl-C."""
-
-
-def _raise_stop(signum, frame):
-    raise _Stop()
-
-
 class _Part:
     """One program of a play (the check, the session, the check-in) with its clips and feeder."""
 
@@ -151,15 +141,13 @@ class Session:
         self.bed = None
         self._completed = False         # the session played to its end (a check-in may follow)
         self._keys = self._display = None
-        lead = ()
         if self.around.check is not None and self.answerable:
             self.check = _Part(speech, Program(self.around.check, self.around.titles or {}, prepared.opts.wpm),
                                debug)
-        elif self.around.for_side is not None:  # nobody to ask: the saved side, said aloud
-            side, lead = unanswered(self.around)
-            self.prepared = self.around.for_side(side)
+        elif self.around.for_answer is not None:  # nobody to ask: the saved side (said), else both
+            self.prepared, _ = self.around.for_answer(None, False)
         if self.check is None:
-            self._make_main(lead)
+            self._make_main()
         self.part = self.check or self.main
         self.listener = None           # spoken commands (play.listen), with --listen and a microphone
         self.mixer = None              # the feeder plus the acknowledgement tone (sources.tone), with --listen
@@ -295,18 +283,13 @@ class Session:
         display = TtyDisplay(self.view, self.out, keys is not None) if tty else LineDisplay(self.view, self.out)
         self.display = display
         self.controller.subscribe(display.changed)
-        old = {}
-        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-            if sig is not None:
-                old[sig] = signal.signal(sig, _raise_stop)
         try:
-            return self._run_loop(player, keys, display)
-        except (KeyboardInterrupt, _Stop):
+            with stop_on_signals():  # SIGTERM and SIGHUP end the play as Ctrl-C does
+                return self._run_loop(player, keys, display)
+        except KeyboardInterrupt:
             self.part.feeder.stop()  # silence first, then everything else (MPRIS says Stopped on close)
             return Ending.COMPLETED if self._completed else Ending.INTERRUPTED
         finally:
-            for sig, h in old.items():
-                signal.signal(sig, h)
             if keys is not None:
                 keys.close()
             display.close()
@@ -321,9 +304,12 @@ class Session:
             if self.controller.stopped:
                 return Ending.STOPPED
             if answer is not None:
-                self._record("check", answer)
-            side, lead = answered(answer, self.around)
-            self.prepared = self.around.for_side(side)
+                self.answers["check"] = answer
+            try:
+                self.prepared, lead = self.around.for_answer(answer, True)  # writes the check
+            except OSError as e:  # the log could not be written: the side is still the answer's
+                self._display.note(f"(the practice log could not be written: {e.strerror or e})")
+                self.prepared, lead = self.around.for_answer(answer, True, record=False)
             self._make_main(lead)
             self._switch(self.main)
         ending = self._play(player)
@@ -391,15 +377,6 @@ class Session:
             return self.controller.ask(kind, ASK_SECONDS, wait=self._turn)
         finally:
             cancel.set()
-
-    def _record(self, kind: str, value: str) -> None:
-        self.answers[kind] = value
-        if self.around.record is None:
-            return
-        try:
-            self.around.record(kind, value)
-        except OSError as e:  # the session goes on; the person is told
-            self._display.note(f"(the practice log could not be written: {e.strerror or e})")
 
     def _check_in(self, player) -> None:
         """Pain now, 0 to 10, when the session has ended: recorded when answered."""

@@ -1,6 +1,7 @@
 """The user's saved settings (the working side) in the user config folder."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from sisessions import paths
@@ -34,7 +35,16 @@ def save_side(side: str) -> None:
         raise UsageError(f"side must be left or right; got {side!r}")
     data = load()
     data["side"] = side
+    data["side_saved"] = dt.date.today().isoformat()  # `today` says how old the saved side is
     atomic_write_text(_file(), json.dumps(data, indent=2) + "\n")
+
+
+def saved_side_date() -> dt.date | None:
+    """The day the side was saved; None when unknown (saved by an earlier version)."""
+    try:
+        return dt.date.fromisoformat(load().get("side_saved"))
+    except (TypeError, ValueError):
+        return None
 
 
 def show_streak() -> bool:
