@@ -49,6 +49,7 @@ class Change(StrEnum):
     LINE = "line"                # a spoken line began (Changed.text)
     WAITING = "waiting"          # the voice fell behind: silence until its line is ready
     LENGTH = "length"            # the session's length changed (a line's guessed length became known)
+    VOLUME = "volume"            # the output gain changed (MPRIS Volume)
     ASKED = "asked"              # a question stands (Changed.text: its kind)
     ANSWERED = "answered"        # ... and was answered, or timed out (Changed.text: the answer or "")
     FINISHED = "finished"
@@ -74,6 +75,7 @@ class Now:
     line: str | None             # the current or last spoken line
     can_next: bool
     question: str | None         # "side" or "pain" while one stands
+    volume: float = 1.0          # the output gain, 0 to 1
 
     @property
     def live(self) -> bool:
@@ -102,9 +104,10 @@ class Controller:
     thread) and from `pump` (the session's main loop) with a Changed; they must return at once.
     """
 
-    def __init__(self, program: Program, feeder: Feeder, latency: float = 0.0):
+    def __init__(self, program: Program, feeder: Feeder, latency: float = 0.0, output=None):
         self.p = program
         self.f = feeder
+        self.output = output                        # has .gain (feeder.Relay), or None
         self.latency_frames = int(latency * RATE)  # audio still queued in the output
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -206,6 +209,21 @@ class Controller:
         self._tell(Change.STOPPED)
         return True
 
+    @property
+    def volume(self) -> float:
+        return self.output.gain if self.output is not None else 1.0
+
+    def set_volume(self, volume: float) -> float:
+        """The output gain, 0 (silent) to 1 (as rendered); louder than rendered is not offered
+        (it would clip). Returns the gain set."""
+        volume = min(1.0, max(0.0, float(volume))) if volume == volume else 1.0  # NaN: as rendered
+        with self._lock:
+            if self.output is None or self.output.gain == volume:
+                return self.volume
+            self.output.gain = volume
+        self._tell(Change.VOLUME)
+        return volume
+
     # -- questions (the side after the check, the pain at the end)
     def ask(self, kind: str, timeout: float, clock: Callable[[], float] = time.monotonic,
             wait: Callable[[float], None] | None = None) -> str | None:
@@ -289,7 +307,8 @@ class Controller:
             item_len = sum(lengths[item.start:item.end])
         position = min(max(0, p.position(index, offset) - lag), total) if index >= p.first else 0
         return Now(phase, paused, waiting, item, len(p.blocks), position, total, p.all_known,
-                   item_pos, item_len, p.preroll_left(index, offset), self._line, can_next, question)
+                   item_pos, item_len, p.preroll_left(index, offset), self._line, can_next, question,
+                   self.volume)
 
     def quiet(self) -> bool:
         """True when nothing is being heard: paused, stopped, finished, waiting for the voice, or

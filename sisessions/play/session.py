@@ -153,7 +153,7 @@ class Session:
         self.mixer = None              # the feeder plus the acknowledgement tone (sources.tone), with --listen
         self._listen_note: str | None = None
         self.relay = Relay(self.part.feeder)
-        self.controller = Controller(self.part.program, self.part.feeder)
+        self.controller = Controller(self.part.program, self.part.feeder, output=self.relay)
         self.view = View(self.controller, prepared.session.title)
         self.remote = None             # the MPRIS service (play.mpris), when a session bus exists
         self._remote_note: str | None = None
