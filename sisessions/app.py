@@ -79,10 +79,12 @@ def resolve_side(library: Library, session: Session, option: str | None = None,
     """The side a session uses (SPEC §8): --side, today's check, the saved side; None when the
     session needs none. Nothing found: both sides evenly when nobody can answer (a schedule),
     else exit 2 pointing at the check session."""
-    if not today.needs_side(library, session):
+    if not today.uses_side(library, session):
         return None
     side = today.resolve_side(option, on)
     if side.side is None:
+        if not today.needs_side(library, session):
+            return None  # only items on both sides: left first, no side needed
         if not unattended:
             raise UsageError(today.CHECK_HOWTO)
         side = today.Side("both", None, "both sides evenly: no check today and no side saved")

@@ -22,6 +22,7 @@ SESSIONS = {
            "  - hello\n  - hello\n  - hello\n  - hello\n  - hello\n  - hello\n  - hello\n  - reach\n",
     "two": "title: Stage two\nchime: false\nitems:\n  - hello\n  - reach\n",
     "soft": "title: Soft and short\nchime: false\nitems:\n  - hello\n",
+    "evenly": "title: Evenly\nchime: false\nitems:\n  - pattern: reach\n    side: both\n",
 }
 
 
@@ -303,6 +304,8 @@ def test_check_wanted_before_a_sided_session_until_a_check_today(person):
     assert app.check_wanted(lib, "today", app.Choices()) is True
     assert app.check_wanted(lib, "today", app.Choices(side="left")) is False
     assert app.check_wanted(lib, "soft", app.Choices()) is False  # no sided pattern
+    assert app.check_wanted(lib, "evenly", app.Choices()) is False  # both sides: no side needed
+    assert app.prepare(lib, "evenly", app.Choices()).opts.side is None
     assert app.record_check("same") is True
     assert app.check_wanted(lib, "today", app.Choices()) is False
     p = app.prepare(lib, "today", app.Choices())

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,11 +19,10 @@ from typing import TYPE_CHECKING, Iterator
 from sisessions import paths
 from sisessions.errors import AudioError, SisessionsError, UsageError
 from sisessions.fileio import atomic_write_text, clean_stale_parts, temp_dir
-from sisessions.output import transcript
+from sisessions.output import retention, transcript
 from sisessions.output.chapters import Chapter, chapters
 from sisessions.output.mp3 import encode_within_norm, write_mp3
 from sisessions.output.render import cues_chunks, render
-from sisessions.output.retention import record
 from sisessions.output.tags import ARTIST, TagInfo, session_title, write_tags
 from sisessions.output.wav import write_wav
 from sisessions.plan.timeline import Timeline
@@ -95,14 +95,18 @@ def write_session_mp3(tl: Timeline, speech: Speech, target: Path, bitrate: int, 
 
 def check(req: Request) -> None:
     """The mistakes in a request that can be told before any audio is made."""
-    if req.keep is not None and not req.to:
-        raise UsageError("--keep needs --to DIR: it only tidies a folder that --to writes into")
+    retention.check(req.keep, req.to)
     if req.to and req.output:
         raise UsageError("give either -o or --to, not both")
     if req.to and Path(req.to).expanduser().exists() and not Path(req.to).expanduser().is_dir():
         raise UsageError(f"--to {req.to}: that is a file, not a folder")
     if req.split and req.output and req.output.lower().endswith(".wav"):
         raise UsageError("--split writes MP3 files: give -o a folder ending in / or a name ending in .mp3")
+    if req.output:
+        p = Path(req.output).expanduser()
+        with contextlib.suppress(OSError):
+            if not (p.is_dir() or stat.S_ISREG(p.stat().st_mode)):  # a FIFO, a device, a socket
+                raise UsageError(f"-o {req.output}: that is not a regular file, so nothing is written over it")
 
 
 def output_name(tl: Timeline) -> str:
@@ -120,6 +124,8 @@ def resolve_output(out: str | None, tl: Timeline) -> tuple[Path, str]:
     suffix = p.suffix.lower()
     if suffix not in (".mp3", ".wav"):
         raise UsageError(f"-o {out}: the file name must end in .mp3 or .wav (or give a folder ending in /)")
+    if p.is_symlink():  # a link (into a synced folder, say) stays a link: the file it names is replaced
+        p = p.resolve()
     return p, suffix[1:]
 
 
@@ -155,7 +161,7 @@ def _export_to(tl: Timeline, speech: Speech, req: Request) -> Written:
         target = folder / f"{stem}.mp3"
         files = write_session_mp3(tl, speech, target, req.bitrate, req.album, req.sidecars, today, req.bed)
         done = Written(target, tuple(files))
-    removed = record(folder, tl.session, today, done.files, req.keep)
+    removed = retention.record(folder, tl.session, today, done.files, req.keep)
     return replace(done, removed=tuple(removed))
 
 

@@ -8,9 +8,16 @@ import datetime
 import json
 from pathlib import Path
 
+from sisessions.errors import UsageError
 from sisessions.fileio import atomic_write_text
 
 MANIFEST = ".sisessions-exports.json"  # what --to wrote, so --keep only ever removes those
+
+
+def check(keep: int | None, to: str | None) -> None:
+    """`--keep` only with `--to` (export and schedule add alike)."""
+    if keep is not None and not to:
+        raise UsageError("--keep needs --to DIR: it only tidies a folder that --to writes into")
 
 
 

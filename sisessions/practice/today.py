@@ -205,10 +205,18 @@ def resolve_side(option: str | None = None, on: date | None = None,
                             "with `sisessions log --check left|right|same`")
 
 
-def needs_side(library: Library, session: Session | str) -> bool:
-    """Whether a session does a sided pattern on the working side (or its other, or both)."""
+def uses_side(library: Library, session: Session | str) -> bool:
+    """Whether a session does a sided pattern on the working side, its other, or both (working
+    side first when one is known)."""
     s = library.session(session) if isinstance(session, str) else session
     return any(it.side not in ("left", "right") and library.pattern(it.pattern).sided for it in s.items)
+
+
+def needs_side(library: Library, session: Session | str) -> bool:
+    """Whether a session does a sided pattern on the working side or its other (an item on
+    both sides, or on a fixed side, needs no working side)."""
+    s = library.session(session) if isinstance(session, str) else session
+    return any(it.side in ("working", "other") and library.pattern(it.pattern).sided for it in s.items)
 
 
 # ---------------------------------------------------------------- the decision (SPEC §8)
@@ -272,7 +280,7 @@ def decide(library: Library, on: date | None = None, side: str | None = None) ->
         what = f"Green: {light.reason}; the programme goes on."
     else:
         what = f"Amber: {light.reason}; the same session again today, and the day does not count toward the stage."
-    sided = needs_side(library, library.session(session))
+    sided = uses_side(library, library.session(session))
     parts = []
     if refer:
         parts.append(f"Please see a doctor or physiotherapist before going on: {refer}.")
@@ -284,7 +292,7 @@ def decide(library: Library, on: date | None = None, side: str | None = None) ->
     return Decision(session=session, title=library.session(session).title, stage=stage, day=t.day, days=days,
                     side=chosen.side if sided else None, side_from=chosen.source if sided else None,
                     light=light.colour, reason=" ".join(parts), minutes=minutes, refer=refer is not None,
-                    needs_side=sided, warnings=tuple(warnings))
+                    needs_side=needs_side(library, library.session(session)), warnings=tuple(warnings))
 
 
 def resolve_name(library: Library) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sisessions import paths
 from sisessions.errors import SisessionsError, UsageError
+from sisessions.output import retention
 from sisessions.schedule.calendar import cron_days, days_text, parse_days, parse_time
 
 
@@ -94,8 +95,7 @@ def make_spec(at: str, days: str, session: str, to: str | None, options: list[st
     """Check the user's schedule and build the exact command line the entry will run."""
     hour, minute = parse_time(at)
     dayset = parse_days(days)
-    if keep is not None and not to:
-        raise UsageError("--keep needs --to DIR: it only tidies the folder that the export writes into")
+    retention.check(keep, to)
     name = session
     if session.endswith((".yaml", ".yml")) or Path(session).is_file():
         name = str(Path(session).expanduser().resolve())  # cron starts in $HOME, not here
@@ -186,8 +186,9 @@ def environment(spec: Spec, runtime_uid: int | None) -> list[tuple[str, str]]:
     env = [("PATH", os.pathsep.join(dict.fromkeys([str(Path(sys.executable).parent),
                                                    "/usr/local/bin", "/usr/bin", "/bin"])))]
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "SISESSIONS_SCRIPTS"):
-        if os.environ.get(var):
-            env.append((var, os.environ[var]))
+        if os.environ.get(var):  # as absolute paths: cron starts in $HOME, not here
+            dirs = [str(Path(d).expanduser().resolve()) for d in os.environ[var].split(os.pathsep) if d.strip()]
+            env.append((var, os.pathsep.join(dirs)))
     if spec.action == "play" and runtime_uid is not None:
         run = f"/run/user/{runtime_uid}"
         env += [("XDG_RUNTIME_DIR", run), ("DBUS_SESSION_BUS_ADDRESS", f"unix:path={run}/bus")]
