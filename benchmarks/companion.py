@@ -91,7 +91,7 @@ def readers(port: int, token: str, path: str, size: int, n: int, seconds: float,
 
 
 def play_latency(base: str, token: str, session: str, rounds: int) -> list[float]:
-    from tests.test_companion import chromium
+    from tests.phone.helpers import chromium
 
     drv = chromium()
     out = []

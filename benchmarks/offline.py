@@ -5,7 +5,7 @@ companion answering again to a queued Done being in the practice log.
 
     .venv/bin/python benchmarks/offline.py [--session daily] [--runs 3] [--cache-dir DIR]
 
-As root: it makes a network namespace (tests/netns.py), runs the companion with --https at its
+As root: it makes a network namespace (tests/phone/netns.py), runs the companion with --https at its
 10.x address and Chromium (trusting the companion's authority through NSS) inside it, in a
 throwaway home. Figures are printed, never asserted.
 """
@@ -22,9 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests import netns  # noqa: E402
-from tests.conftest import run_cli  # noqa: E402
-from tests.test_phone import module_env  # noqa: E402
+from tests.conftest import module_env, run_cli  # noqa: E402
+from tests.phone import netns  # noqa: E402
 
 KEPT = """
 const done = arguments[arguments.length - 1];

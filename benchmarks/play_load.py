@@ -5,7 +5,7 @@ PulseAudio null sink; what the sink's monitor heard is compared with the session
 renders it:
 
 - correlation: of the loudness envelopes (20 ms windows), at the one best lag over the whole
-  session (what tests/test_play.py asserts >= 0.9); a dropout or a late cue lowers it;
+  session (what tests/play/test_play.py asserts >= 0.9); a dropout or a late cue lowers it;
 - dropouts: the recording is cut in 2-second stretches and each is matched on its own; a
   stretch whose best lag is more than 40 ms from the session's is a slip (sound arrived late,
   or silence was inserted by an underrun). Reported: slips and the largest.

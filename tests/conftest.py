@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,16 @@ def run_cli(*args, env=None, input=None, timeout=600, check=None):
     return proc
 
 
+def module_env(root: Path, cache: Path) -> dict:
+    """The per-test isolation of conftest, for module-wide exports made once."""
+    home = root / "home"
+    env = {"HOME": str(home), "SISESSIONS_CACHE": str(cache)}
+    for sub in ("config", "data", "state", "cache"):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        env[f"XDG_{sub.upper()}_HOME"] = str(home / sub)
+    return env
+
+
 @pytest.fixture
 def cli():
     return run_cli
@@ -88,7 +99,6 @@ def engine_workers_of(pid: int) -> list[int]:
 def signal_every_worker(args, sig, env=None, timeout=60):
     """Run `python -m sisessions ARGS` and send `sig` to each engine worker as it appears
     (a real crash or hang of the engine). Returns (returncode, stdout, stderr, signalled)."""
-    import time
 
     e = {k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"}
     e.update(env or {})

@@ -30,7 +30,7 @@ class HeadDeadlineH11(H11Protocol):
     for ever. This adds a deadline from the connection's start (and from each response's
     end) by which a whole request head must have come; it replaces nothing of uvicorn's.
     It reads `self.cycle`, which uvicorn sets for each request: private, tested by
-    tests/test_feed.py::test_serve_times_out_a_half_sent_request.
+    tests/phone/test_feed.py::test_serve_times_out_a_half_sent_request.
     """
 
     def connection_made(self, transport) -> None:  # type: ignore[override]

@@ -24,7 +24,7 @@ TARGET_LUFS = -15.5
 # file encoded before a line (the same clip measured -2.3 or -1.2 dBTP in an MP3 depending on
 # where its encoding began) and most on a short peaky line the limiter flattened at the
 # ceiling (espeak's "Breathe in." at -3 dBTP came out at -1.35 dBTP in `unlock`: 1.65 dB).
-# So 3 dB below the spoken-word norm's -1 dBTP (tests/test_export.py measures every built-in
+# So 3 dB below the spoken-word norm's -1 dBTP (tests/output/test_export.py measures every built-in
 # session's MP3).
 CEILING_DBTP = -4.0
 

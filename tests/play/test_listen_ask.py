@@ -1,0 +1,188 @@
+"""Spoken answers and confirmations (play.listen): closed questions (`Listener.ask`: the side
+after the check, the pain 0..10 after a session) heard on the private PulseAudio microphone,
+and the confirmation an ending command needs, fed chunk by chunk to a listener acting on a real
+session's controller (the recorded takes of tests/fixtures/spoken, in low room noise)."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from sisessions import app
+from sisessions.play import listen
+from sisessions.sources import tone
+from sisessions.play.session import PlayOptions, Session
+from sisessions.plan.timeline import Kind
+from tests.play.helpers import CHOICES, SCRIPTS, say, spoken, to16k
+
+CHUNK = listen.MIC_RATE * listen.PERIOD_MS // 1000     # samples per capture chunk
+
+
+@pytest.fixture
+def session():
+    """A real session of the `listen` fixture (program, feeder, controller), not playing."""
+    prepared = app.prepare(app.open_library((str(SCRIPTS),)), "listen", CHOICES)
+    with app.speech_session(CHOICES, None) as speech:
+        yield Session(prepared, speech, PlayOptions(listen=True), "listen")
+
+
+def in_a_silence(s: Session) -> int:
+    """Put the feeder in the first long silence of the session; returns that event's index."""
+    i = next(i for i, e in enumerate(s.program.events) if e.kind == Kind.PAUSE and i > s.program.first)
+    s.feeder.seek(i)
+    assert s.controller.quiet() and not s.controller.paused
+    return i
+
+
+class Mic:
+    """Feeds a listener 100 ms chunks on a clock of its own: low room noise, and recorded takes."""
+
+    def __init__(self, listener: listen.Listener):
+        self.listener = listener
+        self.now = 1000.0
+        self.rng = np.random.default_rng(9)
+
+    def quiet(self, seconds: float) -> list[str]:
+        return self._feed(np.zeros(int(seconds * listen.MIC_RATE)))
+
+    def say(self, word: str) -> list[str]:
+        said = np.frombuffer(to16k(spoken(word)), dtype="<i2").astype(np.float64)
+        return self._feed(np.concatenate([np.zeros(listen.MIC_RATE // 2), said, np.zeros(listen.MIC_RATE)]))
+
+    def _feed(self, x) -> list[str]:
+        x = x + self.rng.standard_normal(len(x)) * 30
+        pcm = np.clip(x, -32768, 32767).astype("<i2").tobytes()
+        heard = []
+        for i in range(0, len(pcm), 2 * CHUNK):
+            self.now += listen.PERIOD_MS / 1000
+            if (w := self.listener.step(pcm[i: i + 2 * CHUNK], self.now)) is not None:
+                heard.append(w)
+        return heard
+
+
+@pytest.fixture
+def spoken_to(session):
+    """A listener on the session's controller with the tone and the spoken questions mixed in
+    (the espeak voice's), and its microphone."""
+    mixer = tone.ToneMix(session.feeder)
+    listener = listen.Listener(session.controller, mixer)
+    listener.prompts.update(listen._prompt_samples(session.speech))
+    assert set(listener.prompts) == set(listen.PROMPTS)
+    return listener, Mic(listener)
+
+
+@pytest.mark.parametrize("word", ["stop", "next", "skip", "back"])
+def test_an_ending_command_heard_alone_never_ends_or_skips_it_pauses_asks_and_goes_on(session, spoken_to, word):
+    # what a confusion looks like to the listener: one ending command heard, nothing after
+    listener, mic = spoken_to
+    where = in_a_silence(session)
+    assert mic.quiet(1) == [] and mic.say(word) == [word]
+    c = session.controller
+    assert c.paused and not c.stopped and session.feeder.where()[0] == where
+    assert listener.mixer.ringing                           # the question is being said
+    news = listener.news()
+    assert f'heard "{word}"' in news and any(n.startswith("say yes to ") for n in news)
+    assert mic.quiet(listen.CONFIRM_WAIT + 5) == []         # no "yes": it goes on where it was
+    assert not c.paused and not c.stopped and session.feeder.where()[0] == where
+    assert "no answer: going on" in listener.news()
+
+
+def test_stop_then_yes_stops(session, spoken_to):
+    listener, mic = spoken_to
+    in_a_silence(session)
+    assert mic.say("stop") == ["stop"]
+    assert not session.controller.stopped
+    heard = mic.quiet(3) + mic.say("yes")                   # after the question has been said
+    assert heard == ["yes"] and session.controller.stopped
+
+
+def test_back_then_yes_goes_back_and_plays_on(session, spoken_to):
+    listener, mic = spoken_to
+    where = in_a_silence(session)
+    assert mic.say("back") == ["back"] and mic.quiet(3) + mic.say("yes") == ["yes"]
+    assert session.feeder.where()[0] < where and not session.controller.paused
+
+
+@pytest.mark.parametrize("answer", ["no", "continue"])
+def test_stop_then_no_or_continue_goes_on_at_once(session, spoken_to, answer):
+    listener, mic = spoken_to
+    where = in_a_silence(session)
+    assert mic.say("stop") == ["stop"] and mic.quiet(3) + mic.say(answer) == [answer]
+    c = session.controller
+    assert not c.stopped and not c.paused and session.feeder.where()[0] == where
+    assert mic.quiet(listen.CONFIRM_WAIT + 2) + mic.say("yes") == []   # nothing left to confirm
+
+
+def test_another_ending_command_in_the_confirmation_is_asked_about_instead(session, spoken_to):
+    # "next" heard, then (the person meant stop) "stop": the question is now about stopping
+    listener, mic = spoken_to
+    in_a_silence(session)
+    assert mic.say("next") == ["next"] and mic.quiet(3) + mic.say("stop") == ["stop"]
+    assert not session.controller.stopped and session.controller.paused
+    assert "say yes to stop, or no to go on" in listener.news()
+    assert mic.quiet(3) + mic.say("yes") == ["yes"] and session.controller.stopped
+
+
+def test_yes_without_a_question_does_nothing(session, spoken_to):
+    listener, mic = spoken_to
+    where = in_a_silence(session)
+    assert mic.say("yes") == [] and mic.say("no") == []
+    assert not session.controller.paused and session.feeder.where()[0] == where
+
+
+# ---------------------------------------------------------------- closed questions, on the microphone
+
+
+@pytest.fixture
+def listening(mic, session):
+    """A listener on the private PulseAudio microphone, the session paused (silent)."""
+    session.controller.pause()
+    listener = listen.Listener(session.controller, tone.ToneMix(session.feeder))
+    listener.start()
+    yield listener
+    listener.close()
+
+
+def answer_later(room, word: str, after: float = 1.0) -> threading.Thread:
+    t = threading.Thread(target=lambda: (time.sleep(after), say(room, word)), daemon=True)
+    t.start()
+    return t
+
+
+@pytest.mark.parametrize("kind, word, value", [
+    ("side", "left", "left"), ("side", "right", "right"), ("side", "same", "same"),
+    ("pain", "zero", 0), ("pain", "seven", 7), ("pain", "ten", 10),
+])
+def test_ask_returns_the_spoken_answer(mic, listening, kind, word, value):
+    t = answer_later(mic, word)
+    asked = time.monotonic()
+    got = listening.ask(kind, 20)
+    took = time.monotonic() - asked
+    t.join(10)
+    assert got == value
+    print(f"{word}: answered {took:.2f} s after asking (spoken from 1 s on)")
+    assert f'heard "{word}"' in listening.news()
+    assert not listening.controller.stopped
+
+
+def test_ask_gives_none_when_nothing_is_said_or_a_key_answered(mic, listening):
+    t0 = time.monotonic()
+    assert listening.ask("pain", 1.5) is None
+    assert 1.4 <= time.monotonic() - t0 < 4
+    key = threading.Event()
+    threading.Timer(0.5, key.set).start()
+    t0 = time.monotonic()
+    assert listening.ask("side", 20, cancel=key) is None
+    assert time.monotonic() - t0 < 4
+
+
+def test_while_asking_a_command_is_not_acted_on(mic, listening):
+    # "stop" is not an answer: the question goes on (and the session is not asked to stop)
+    t = answer_later(mic, "stop", 0.5)
+    assert listening.ask("side", 4) is None
+    t.join(10)
+    assert not listening.controller.stopped
+    with pytest.raises(ValueError):
+        listening.ask("colour", 1)
