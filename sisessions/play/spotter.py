@@ -37,6 +37,9 @@ PHRASES: dict[str, tuple[str, float]] = {
 CONFIRM: dict[str, bool] = {"yes": True, "no": False}
 
 # Closed questions (play.listen.Listener.ask): kind -> spoken answer -> the value returned.
+# Levels other than LEVEL, chosen like it: the strictest with the most right answers.
+LEVELS: dict[str, float] = {"yes": -20.0, "no": -20.0, "left": -20.0, "right": -20.0, "same": -20.0}
+
 NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 ANSWERS: dict[str, dict[str, object]] = {
     "side": {"left": "left", "right": "right", "same": "same"},
@@ -96,7 +99,7 @@ def grammars(phrases: dict[str, tuple[str, float]] | None = None,
     "pain" (zero..ten alone: `benchmarks/listen.py` found the commands in its grammar took "four"
     for "pause"). `levels` overrides any phrase's level."""
     phrases = PHRASES if phrases is None else phrases
-    levels = levels or {}
+    levels = {**LEVELS, **(levels or {})}
     commands = {p: levels.get(p, lvl) for p, (_, lvl) in phrases.items()}
     answers = {kind: {w: levels.get(w, LEVEL) for w in words} for kind, words in ANSWERS.items()}
     return {"commands": commands,
