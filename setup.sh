@@ -3,7 +3,8 @@
 # packages only what is missing (as root, or through sudo), then the package itself.
 #   bash setup.sh          the program and its voices
 #   bash setup.sh --test   also what the tests use: PulseAudio, D-Bus and playerctl, cron, espeak-ng, sox, ffmpeg,
-#                          Chromium and its driver (the companion page)
+#                          Chromium and its driver (the companion page), NSS's certutil and iproute2
+#                          (the page over HTTPS in a network namespace)
 set -euo pipefail
 cd "$(dirname "$0")"
 mode=${1:-}
@@ -15,7 +16,7 @@ if [ ! -x .venv/bin/python ] && ! python3 -m venv .venv >/dev/null 2>&1; then
   debs+=(python3-venv)
 fi
 if [ "$mode" = "--test" ]; then
-  for p in pulseaudio pulseaudio-utils dbus playerctl cron espeak-ng sox ffmpeg libasound2-dev gcc python3-dev chromium chromium-driver; do
+  for p in pulseaudio pulseaudio-utils dbus playerctl cron espeak-ng sox ffmpeg libasound2-dev gcc python3-dev chromium chromium-driver libnss3-tools iproute2; do
     dpkg -s "$p" >/dev/null 2>&1 || debs+=("$p")
   done
 fi

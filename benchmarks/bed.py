@@ -60,7 +60,7 @@ def wer(tl, x: np.ndarray, rec: Recogniser, tmp: Path) -> float:
 
 
 def silence_level(tl, bed: np.ndarray) -> float:
-    from sisessions.output import bed as beds
+    from sisessions.sources import bed as beds
 
     parts = [bed[c.start + RATE:c.end - RATE // 2] for c in tl.cues
              if c.kind == "pause" and c.frames > 3 * RATE

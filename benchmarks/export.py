@@ -57,7 +57,7 @@ NAIVE = r"""
 import json, resource, sys, time, wave
 from pydub import AudioSegment
 from sisessions import app
-from sisessions.output.chime import chime_pcm
+from sisessions.sources.chime import chime_pcm
 from sisessions.app import Choices
 tl_args = json.loads(sys.argv[1])
 t = time.perf_counter()

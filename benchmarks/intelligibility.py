@@ -124,7 +124,8 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=None)
     ap.add_argument("--jobs", type=int, default=None)
     a = ap.parse_args()
-    from sisessions.voice.engines.base import DEFAULT_RATE, REGISTRY, get_engine
+    from sisessions.choices import DEFAULT_RATE
+    from sisessions.voice.engines.base import REGISTRY, get_engine
 
     names = a.engine or [n for n in REGISTRY if get_engine(n).installed()]
     rec = Recogniser()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from sisessions.audio import RATE
-from sisessions.output import bed as beds
+from sisessions.sources import bed as beds
 from sisessions.voice import loudness
 from tests.conftest import run_cli
 

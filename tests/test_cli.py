@@ -1,6 +1,7 @@
 """The command line end to end: help, exit codes, one-line errors, side, install, engines."""
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -54,9 +55,11 @@ def test_bad_input_is_exit_2_with_one_clear_line(args, words):
 
 
 def test_missing_side_is_exit_2_and_says_how(tmp_path):
-    proc = run_cli("--scripts", FIXTURES / "lib", "show", "mini", check=2)
+    proc = run_cli("show", "reshape", check=2)  # its patterns work toward the working side
     assert proc.stderr.strip().count("\n") == 0
     assert "--side left" in proc.stderr and "sisessions side set" in proc.stderr
+    assert "check session" in proc.stderr and "once" not in proc.stderr  # checked before each practice
+    assert "check session" in run_cli("side", "show", check=0).stdout
 
 
 def test_side_saved_in_user_config_and_used(isolated):
@@ -64,7 +67,7 @@ def test_side_saved_in_user_config_and_used(isolated):
     run_cli("side", "set", "right", check=0)
     assert run_cli("side", "show", check=0).stdout.strip() == "right"
     saved = json.loads((isolated / "config" / "sisessions" / "settings.json").read_text())
-    assert saved == {"side": "right"}
+    assert saved == {"side": "right", "side_saved": datetime.date.today().isoformat()}
     tl = json.loads(run_cli("--scripts", FIXTURES / "lib", "show", "mini", "--json", check=0).stdout)
     assert tl["side"] == "right"
     tl = json.loads(run_cli("--scripts", FIXTURES / "lib", "show", "mini", "--json", "--side", "left", check=0).stdout)

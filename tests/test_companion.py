@@ -199,6 +199,8 @@ BAD = [
     ('{"session": "short", "completed": "yes", "minutes": 1}', "application/json", 400),
     ('{"session": "short", "completed": true, "minutes": NaN}', "application/json", 400),
     ('{"session": "short", "completed": true}', "application/json", 400),
+    ('{"session": "short", "completed": true, "minutes": 1, "side": "up"}', "application/json", 400),
+    ('{"session": "short", "completed": true, "minutes": 1, "pace": 9}', "application/json", 400),
     ('["short"]', "application/json", 400),
     ('session=short&completed=true&minutes=1', "application/x-www-form-urlencoded", 400),  # a form from another site
 ]
@@ -229,7 +231,7 @@ def _post_big(port: int, token: str, chunked: bool) -> bytes:
     s = socket.create_connection(("127.0.0.1", port), timeout=20)
     try:
         length = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {size}"
-        s.sendall((f"POST /api/log HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+        s.sendall((f"POST /api/log HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
                    f"Content-Type: application/json\r\n{length}\r\n\r\n").encode())
         piece = b'{"note": "' + b"x" * 65000
         sent = 0
@@ -269,14 +271,14 @@ def test_a_good_log_post_writes_what_play_writes_and_today_and_log_count_it(tmp_
     play, pain = log_lines(env)
     assert play == {"kind": "play", "time": play["time"], "session": "first", "side": None, "pace": 1.0,
                     "engine": "companion", "completed": True, "stopped_in": None, "minutes": 0.5}
-    assert pain == {"kind": "pain", "time": pain["time"], "pain": 3, "note": "easier today"}
+    assert pain == {"kind": "pain", "time": pain["time"], "pain": 3, "note": "easier today", "when": "after"}
     assert days["streak"] == 1 and days["show_streak"] is True and len(days["days"]) == 7
     assert days["days"][-1]["practised"] is True and days["days"][-1]["pain"] == 3
     assert days["days"][-1]["sessions"] == ["first"]
     today = run_cli(*LIBS, "today", env=env, check=0).stdout
     assert "day 2 of 2" in today and "1 day of first done" in today
     log = run_cli(*LIBS, "log", env=env, check=0).stdout
-    assert "pain 3/10" in log and "Streak: 1 day in a row" in log
+    assert "pain after 3/10" in log and "Streak: 1 day in a row" in log
 
 
 # ---------------------------------------------------------------- files
@@ -322,7 +324,7 @@ def test_traversal_and_other_files_are_404(comp, ready, path):
     path = path.replace("ID", ready["id"])
     s = socket.create_connection(("127.0.0.1", comp.port), timeout=10)  # sent exactly as written
     try:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {comp.token}\r\n"
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {comp.token}\r\n"
                   "Connection: close\r\n\r\n".encode())
         answer = b""
         while chunk := s.recv(65536):
@@ -461,17 +463,17 @@ def test_the_page_plays_jumps_shows_chapters_and_logs_done(comp, ready, tmp_path
 
 
 def test_renders_keep_the_newest_few_per_session_and_only_their_own_folders(tmp_path):
+    from sisessions.choices import Choices
     from sisessions.phone import renders as rs
 
-    made = rs.Renders(scripts=(str(FIXTURES / "phone"),), keep=2)
+    made = rs.Renders(scripts=(str(FIXTURES / "phone"),), keep=2, in_use=0)  # none kept for a page
     mine = rs.root() / "notes.txt"
     mine.parent.mkdir(parents=True, exist_ok=True)
     mine.write_text("mine")
     ids = []
     for pace in (1.0, 1.25, 1.5):
-        first = made.order(rs.Order(session="short", side="left", pace=pace))
-        assert first["state"] == "working"
-        assert made.order(rs.Order(session="short", side="left", pace=pace))["id"] == first["id"]  # a reload
+        first = made.order(order := rs.Order("short", Choices(side="left", pace=pace)))
+        assert first["state"] == "working" and made.order(order)["id"] == first["id"]  # a reload
         done = made.wait(first["id"])
         assert done["state"] == "ready", done
         ids.append(first["id"])

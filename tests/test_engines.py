@@ -225,3 +225,18 @@ def test_a_killed_piper_worker_ends_the_run_with_exit_1_and_one_sentence(fresh_c
     assert code == 1, (out, err)
     assert err == "sisessions: The piper engine stopped unexpectedly (killed by SIGKILL).\n"
     assert not list(Path(fresh_cache).glob("clips/*/*.wav"))  # nothing half-made was cached
+
+
+def test_synthesis_without_a_system_ffmpeg_prints_no_pydub_warning(tmp_path, fresh_cache):
+    """Issue 21, item 9: with no `ffmpeg` on PATH (only imageio-ffmpeg's bundled one), making
+    speech printed pydub's "Couldn't find ffmpeg or avconv" RuntimeWarning on every cold run."""
+    bare = tmp_path / "bin"  # a PATH with nothing on it: no ffmpeg, no avconv
+    bare.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"}
+    env.update(PATH=str(bare))  # warnings as a user sees them
+    proc = subprocess.run([sys.executable, "-m", "sisessions", "--scripts", str(FIXTURES / "phone"), "synth", "short",
+                           "--side", "left", "--engine", "espeak"], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "new clips made" in proc.stdout  # it did synthesize (pydub was imported and used)
+    assert "Warning" not in proc.stderr and "ffmpeg" not in proc.stderr, proc.stderr

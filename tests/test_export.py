@@ -64,7 +64,7 @@ def test_wav_export_places_every_cue_exactly(tmp_path, fixed_timeline):
 
 
 def test_chime_is_soft_and_clickless(tmp_path, fixed_timeline):
-    from sisessions.output.chime import chime_pcm
+    from sisessions.sources.chime import chime_pcm
     from sisessions.plan.timeline import CHIME_FRAMES
 
     pcm = array.array("h", chime_pcm(CHIME_FRAMES))
@@ -287,3 +287,53 @@ def test_disk_full_is_one_sentence_and_no_file(tmp_path):
         assert not (mnt / "mini.wav").exists() and not list(mnt.glob(".*"))
     finally:
         subprocess.run(["umount", str(mnt)])
+
+
+def _square(seconds: float, level: float) -> bytes:
+    """A 220 Hz square wave with its samples at `level` of full scale: the encoder's low-pass
+    rings on every edge, so the MP3's true peak lands well above its samples."""
+    import numpy as np
+
+    t = np.arange(int(RATE * seconds))
+    return (np.sign(np.sin(2 * np.pi * 220 * t / RATE)) * level * 32767).astype("<i2").tobytes()
+
+
+def test_an_mp3_over_the_true_peak_norm_is_encoded_again_a_little_quieter(tmp_path):
+    """Issue 21, item 10: the encoded file itself is measured; over -1 dBTP, it is encoded again
+    from the same audio, a little quieter, and then meets the norm."""
+    from sisessions.output import mp3
+
+    pcm, made = _square(6, 0.89), []  # samples at -1 dBFS
+
+    def chunks():
+        made.append(1)
+        return (pcm[i:i + 8192] for i in range(0, len(pcm), 8192))
+
+    plain = tmp_path / "plain.mp3"
+    mp3.encode_mp3(chunks(), plain)
+    before = true_peak_db(decode_float(plain))
+    assert before > NORM_DBTP + 0.5, before  # the case: over the norm once encoded
+    assert abs(mp3.true_peak_db(plain) - before) <= 0.05  # the program's own measure agrees
+    made.clear()
+    out = tmp_path / "again.mp3"
+    mp3.write_mp3(chunks, out)
+    after = true_peak_db(decode_float(out))
+    assert after <= NORM_DBTP, (before, after)
+    assert after >= NORM_DBTP - 1.5, (before, after)  # a little quieter, not much
+    assert len(made) == 2  # the audio made anew for the second encode, not the MP3 re-encoded
+    assert ebur128_integrated(plain) - ebur128_integrated(out) <= before - NORM_DBTP + 1.0
+
+
+def test_an_mp3_within_the_norm_is_encoded_once_and_unchanged(tmp_path):
+    from sisessions.output import mp3
+
+    pcm, made = _square(6, 0.3), []  # -10 dBFS
+
+    def chunks():
+        made.append(1)
+        return iter([pcm])
+
+    mp3.encode_mp3(chunks(), tmp_path / "plain.mp3")
+    mp3.write_mp3(chunks, tmp_path / "kept.mp3")
+    assert len(made) == 2 and (tmp_path / "kept.mp3").read_bytes() == (tmp_path / "plain.mp3").read_bytes()
+    assert mp3.true_peak_db(tmp_path / "kept.mp3") < NORM_DBTP

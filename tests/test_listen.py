@@ -17,7 +17,8 @@ import pytest
 
 from sisessions import app
 from sisessions.audio import RATE, ffmpeg_exe
-from sisessions.play import listen, tone
+from sisessions.play import listen
+from sisessions.sources import tone
 from sisessions.practice import log, settings
 from sisessions.play.session import PlayOptions, Session
 from tests.audio_server import PulseServer

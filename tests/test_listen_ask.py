@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from sisessions import app
-from sisessions.play import listen, tone
+from sisessions.play import listen
+from sisessions.sources import tone
 from sisessions.play.session import PlayOptions, Session
 from sisessions.plan.timeline import Kind
 from tests.test_listen import CHOICES, SCRIPTS, mic, room, say, spoken, to16k  # noqa: F401 (fixtures)

@@ -37,7 +37,7 @@ def test_records_are_one_json_line_each_in_the_data_folder(isolated):
         "kind": "play", "time": "2025-03-12T08:05:00+01:00", "session": "daily", "side": "left",
         "pace": 1.0, "engine": "piper", "completed": True, "stopped_in": None, "minutes": 20.0}
     assert json.loads(lines[1]) == {"kind": "pain", "time": "2025-03-12T09:05:00+01:00", "pain": 3,
-                                    "note": "stiff after sitting"}
+                                    "note": "stiff after sitting", "when": "other"}
     records, warnings = log.read()
     assert warnings == [] and len(records) == 2
 
@@ -101,6 +101,79 @@ def test_the_day_is_the_persons_local_day():
     assert log.record_day(r) == dt.date(2025, 3, 12)
 
 
+def test_pain_when_and_check_records_and_old_pain_records_read_as_other(isolated):
+    log.append(log.pain_record(2, when="morning", time=at(ago(1), 7)))
+    log.append(log.check_record("same", at(TODAY, 7)))
+    log.append(log.pain_record(4, when="after", time=at(TODAY, 9)))
+    with open(log.log_file(), "a", encoding="utf-8") as fh:  # a pain record an earlier version wrote
+        fh.write(json.dumps({"kind": "pain", "time": at(TODAY, 10), "pain": 5, "note": None}) + "\n")
+    lines = [json.loads(x) for x in log.log_file().read_text(encoding="utf-8").splitlines()]
+    assert lines[1] == {"kind": "check", "time": "2025-03-12T07:05:00+01:00", "result": "same"}
+    records, warnings = log.read()
+    assert warnings == []
+    assert [(type(r).__name__, getattr(r, "when", None)) for r in records] == [
+        ("Pain", "morning"), ("Check", None), ("Pain", "after"), ("Pain", "other")]
+    day = log.by_day(records)[TODAY]
+    assert (day.check, day.pain_after, day.pain_morning, day.pain) == ("same", 4, None, 5)
+    assert log.check_on(TODAY) == "same" and log.check_on(ago(1)) is None
+
+
+@pytest.mark.parametrize("make", [
+    lambda: log.check_record("up"),
+    lambda: log.pain_record(3, when="evening"),
+    lambda: log.pain_record(3, id=""),
+    lambda: log.check_record("left", id="a\nb"),
+])
+def test_bad_check_when_or_id_is_a_usage_error(make):
+    from sisessions.errors import UsageError
+
+    with pytest.raises(UsageError):
+        make()
+
+
+@pytest.mark.parametrize("line, words", [
+    ({"kind": "check", "time": "2025-03-12T07:00:00+01:00", "result": "both"}, "'result'"),
+    ({"kind": "check", "time": "2025-03-12T07:00:00+01:00"}, "no 'result'"),
+    ({"kind": "pain", "time": "2025-03-12T07:00:00+01:00", "pain": 3, "when": "night"}, "'when'"),
+    ({"kind": "pain", "time": "2025-03-12T07:00:00+01:00", "pain": 3, "id": 7}, "'id'"),
+])
+def test_a_bad_check_or_when_or_id_is_reported_and_skipped(isolated, line, words):
+    f = log.log_file()
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps(line) + "\n")
+    records, warnings = log.read()
+    assert records == [] and len(warnings) == 1 and words in warnings[0]
+
+
+def test_the_same_id_twice_writes_once(isolated):
+    assert log.append_new(log.pain_record(3, when="after", id="phone-1")) is True
+    assert log.append_new(log.pain_record(6, when="after", id="phone-1")) is False
+    log.append(log.check_record("left", id="phone-1"))  # append too: an id is written once
+    assert log.append_new(log.check_record("left", id="phone-2")) is True
+    records, _ = log.read()
+    assert [(type(r).__name__, r.id) for r in records] == [("Pain", "phone-1"), ("Check", "phone-2")]
+    assert records[0].pain == 3
+
+
+def _send_ids(start, n: int, results) -> None:
+    start.wait()
+    results.put(sum(log.append_new(log.pain_record(1, id=f"id-{i}")) for i in range(n)))
+
+
+def test_two_processes_sending_the_same_ids_at_once_write_each_once():
+    start, results = multiprocessing.Event(), multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=_send_ids, args=(start, 150, results)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(60)
+    written = sum(results.get(timeout=5) for _ in procs)
+    records, warnings = log.read()
+    assert warnings == [] and written == 150
+    assert sorted(r.id for r in records) == sorted(f"id-{i}" for i in range(150))
+
+
 def test_pain_must_be_0_to_10():
     from sisessions.errors import UsageError
 
@@ -119,6 +192,17 @@ def test_summary_shows_days_streak_and_pain_trend():
     assert lines[2].startswith("* Mon 10 Mar  daily, left side 20 min (done)")
     assert lines[3] == "Streak: 2 days in a row (today's practice still to do)."
     assert lines[4] == "Pain: 5/10 on 10 Mar, 3/10 on 11 Mar (lower)."
+
+
+def test_summary_shows_after_session_and_morning_pain_apart_with_dates():
+    records = [play(ago(2)), log.pain_record(6, when="after", time=at(ago(2), 9)),
+               log.pain_record(3, when="morning", time=at(ago(1), 7)), log.check_record("right", at(ago(1), 7)),
+               play(ago(1), side="both"), log.pain_record(4, when="after", time=at(ago(1), 9))]
+    lines = log.summary(records, days=3, today=TODAY)
+    assert lines[1] == "* Tue 11 Mar  daily, both sides 20 min (done)  check: right  morning pain 3/10  pain after 4/10"
+    assert lines[2] == "* Mon 10 Mar  daily, left side 20 min (done)  pain after 6/10"
+    assert "Pain after sessions: 6/10 on 10 Mar, 4/10 on 11 Mar (lower)." in lines
+    assert not any(x.startswith("Morning pain:") or x.startswith("Pain:") for x in lines)  # one entry: no trend
 
 
 def _append_many(n: int) -> None:
@@ -193,7 +277,7 @@ BAD_RECORDS = [
     ({"completed": "no"}, "'completed' is \"no\", not true or false"),
     ({"minutes": float("nan")}, None),  # json writes NaN, which is not a number of minutes
     ({"session": 7}, "'session' is 7, not a session id"),
-    ({"side": "up"}, "'side' is \"up\", not left, right or null"),
+    ({"side": "up"}, "'side' is \"up\", not left, right, both or null"),
     ({"pace": True}, "'pace' is true, not a positive number"),
 ]
 

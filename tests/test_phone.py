@@ -235,7 +235,7 @@ def test_a_failed_split_leaves_no_half_set(tmp_path, monkeypatch):
         folder = tmp_path / "out" / "set"
         phone.write_split(tl, speech, folder, 64, "phone")
         before = {p.name: p.read_bytes() for p in folder.iterdir()}
-        real, calls = phone.encode_mp3, []
+        real, calls = phone.encode_within_norm, []
 
         def fail_third(chunks, out, bitrate):
             calls.append(out)
@@ -243,7 +243,7 @@ def test_a_failed_split_leaves_no_half_set(tmp_path, monkeypatch):
                 raise AudioError("could not write the MP3: No space left on device")
             real(chunks, out, bitrate)
 
-        monkeypatch.setattr(phone, "encode_mp3", fail_third)
+        monkeypatch.setattr(phone, "encode_within_norm", fail_third)
         with pytest.raises(AudioError):
             phone.write_split(tl, speech, folder, 64, "phone")
         assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

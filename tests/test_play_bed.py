@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from sisessions import app
-from sisessions.output import bed as beds
+from sisessions.sources import bed as beds
 from sisessions.output.render import render
 from tests.audio_server import RATE, Recorder, best_match
 from tests.test_play import (  # noqa: F401  (pulse and server: the play tests' private PulseAudio)

@@ -72,6 +72,12 @@ INVALID = [
     ("item-bad-side", "sessions", "title: S\nitems:\n  - pattern: base\n    side: middle\n", 4, "working | other | both | left | right"),
     ("item-reps-0", "sessions", "title: S\nitems:\n  - pattern: base\n    repetitions: 0\n", 4, "from 1 to 100"),
     ("item-no-pattern", "sessions", "title: S\nitems:\n  - side: left\n", 3, "needs 'pattern'"),
+    ("phase-bad", "patterns", "title: A\nsteps:\n  - say: Hi\n    phase: squeeze\n", 4, "tighten | release | rest | move"),
+    ("phase-on-breathe", "patterns", "title: A\nsteps:\n  - breathe: 2\n    phase: rest\n", 4, "phase belongs on a say or pause"),
+    ("phase-alone", "patterns", "title: A\nsteps:\n  - phase: rest\n", 3, "exactly one of"),
+    ("phase-dup", "patterns", "title: A\nsteps:\n  - say: Hi\n    phase: rest\n    phase: move\n", 5, "duplicate key 'phase'"),
+    ("item-keep-text", "sessions", "title: S\nitems:\n  - pattern: base\n    keep: maybe\n", 4, "true or false"),
+    ("item-keep-and-optional", "sessions", "title: S\nitems:\n  - pattern: base\n    optional: true\n    keep: true\n", 5, "both 'keep: true' and 'optional: true'"),
     ("session-runaway", "sessions", "title: S\nitems:\n  - base\n  - pattern: long\n    repetitions: 100\n", 4, "more than 3 hours"),
 ]
 
@@ -451,3 +457,4 @@ def test_no_phrase_is_longer_than_an_engine_can_take(text, longest):
     assert all(any(ch.isalnum() for ch in p.text) for p in phrases)
     assert phrasing.split("Lie down, and rest.") == (phrasing.Phrase("Lie down,", "comma"),
                                                     phrasing.Phrase("and rest.", "end"))
+

@@ -33,7 +33,7 @@ def words_frames(text: str) -> int:
 
 
 def plan(name: str, **opts):
-    lib = Library([FIXTURES / "lib"])
+    lib = Library([FIXTURES / "phases", FIXTURES / "lib"])
     s = lib.session(name)
     o = PlanOptions(**opts)
     return place(s, lib, expand(s, lib, o), o, words_frames)
@@ -44,6 +44,9 @@ CASES = [
     ("mini-right-pace2", "mini", {"side": "right", "pace": 2.0}),
     ("fixed", "fixed", {}),
     ("mini-skip-tiny", "mini", {"side": "left", "skip": frozenset({"tiny"})}),
+    # phases on the cues, and the floors: the 2 s release and the rest with no pause written
+    # are planned with 8 s and 6 s of silence
+    ("phased-pace05", "phased-both", {"side": "right", "pace": 0.5}),
 ]
 
 
@@ -74,7 +77,8 @@ def test_cues_are_contiguous_and_json_consistent(golden, name, opts):
 def test_session_opens_with_a_chime_the_intro_then_the_safety_line():
     tl = plan("mini", side="left")
     assert tl.cues[0].kind == "chime"
-    assert [c.text for c in tl.cues[1:5]] == ["Hello.", *SAFETY_LINES]  # SPEC: the intro is spoken first
+    n = len(SAFETY_LINES)
+    assert [c.text for c in tl.cues[1:2 + n]] == ["Hello.", *SAFETY_LINES]  # SPEC: the intro is spoken first
     assert tl.cues[-1].text == "Goodbye."
 
 
@@ -86,14 +90,49 @@ def test_sides_both_plays_working_then_other():
     assert [c.side for c in tl.cues if c.pattern == "sided-tiny" and c.kind == "say"] == ["right"] * 2 + ["left"] * 2
 
 
+def test_side_both_does_every_sided_item_on_both_sides_and_fixed_ones_as_written(tmp_path):
+    """Today's check said "same": no side is guessed, each working/other/both item is done on
+    the left and then the right, a fixed side stays fixed, an unsided pattern stays once."""
+    lib_dir = tmp_path / "lib"
+    (lib_dir / "sessions").mkdir(parents=True)
+    (lib_dir / "sessions" / "evenly.yaml").write_text(
+        "title: Evenly\nchime: false\nitems:\n  - sided-tiny\n  - pattern: sided-tiny\n    side: other\n"
+        "  - pattern: sided-tiny\n    side: both\n  - pattern: sided-tiny\n    side: right\n"
+        "  - pattern: tiny\n    repetitions: 1\n")
+    lib = Library([FIXTURES / "lib", lib_dir])
+    s = lib.session("evenly")
+    o = PlanOptions(side="both")
+    tl = place(s, lib, expand(s, lib, o), o, words_frames)
+    sides = [(c.item, c.side) for c in tl.cues if c.kind == "say" and c.pattern == "sided-tiny"]
+    assert list(dict.fromkeys(sides)) == [(0, "left"), (0, "right"), (1, "left"), (1, "right"),
+                                          (2, "left"), (2, "right"), (3, "right")]
+    assert "Roll to your left side." in [c.text for c in tl.cues if c.item == 0]
+    assert {c.side for c in tl.cues if c.pattern == "tiny"} == {None}
+    assert tl.to_json_dict()["side"] == "both"
+
+
 def test_fixed_side_needs_no_working_side():
     tl = plan("fixed")
     assert "Roll to your left side." in [c.text for c in tl.cues]
 
 
-def test_missing_side_says_how_to_give_one():
-    with pytest.raises(UsageError, match="--side left"):
-        plan("mini")
+def test_missing_side_says_how_to_give_one(tmp_path):
+    lib = tmp_path / "lib"
+    (lib / "sessions").mkdir(parents=True)
+    (lib / "sessions" / "working.yaml").write_text("title: W\nitems:\n  - sided-tiny\n", encoding="utf-8")
+    library = Library([lib, FIXTURES / "lib"])
+    with pytest.raises(UsageError) as e:
+        expand(library.session("working"), library, PlanOptions())
+    msg = str(e.value)
+    assert "--side left" in msg and "check" in msg and "side set left" in msg
+    assert "once" not in msg  # the check is done before each practice (source 002), not once
+
+
+def test_both_sides_need_no_working_side_left_first():
+    """`side: both` with no side given or saved: left, then right (unlock on day one)."""
+    tl = plan("mini")
+    assert [c.side for c in tl.cues if c.pattern == "sided-tiny" and c.kind == "say"] == ["left"] * 2 + ["right"] * 2
+    assert tl.side is None
 
 
 def test_repeat_counts_and_placeholders():
@@ -155,7 +194,7 @@ def test_show_json_cli_matches_spec_shape(cli):
     d = json.loads(out)
     assert set(d) >= {"session", "title", "side", "pace", "duration", "cues"}
     assert d["session"] == "fixed" and d["pace"] == 1.0
-    assert set(d["cues"][0]) >= {"start", "duration", "kind", "text", "pattern"}
+    assert set(d["cues"][0]) >= {"start", "duration", "kind", "text", "pattern", "phase", "side"}
     assert d["cues"][-1]["start"] + d["cues"][-1]["duration"] == pytest.approx(d["duration"], abs=0.002)
 
 
@@ -163,3 +202,45 @@ def test_lone_pattern_file_plays_as_a_session(cli):
     out = cli("show", FIXTURES / "lib" / "patterns" / "tiny.yaml", "--json", "--engine", "espeak", check=0).stdout
     d = json.loads(out)
     assert d["session"] == "tiny" and any(c["pattern"] == "tiny" for c in d["cues"])
+
+
+def test_cues_carry_phase_and_side_and_the_floors_hold_at_any_pace():
+    for pace in (0.5, 1.0, 3.0):
+        tl = plan("phased-both", side="left", pace=pace)
+        d = tl.to_json_dict()
+        assert all({"phase", "side"} <= set(c) for c in d["cues"])
+        said = [(c["text"], c["phase"], c["side"]) for c in d["cues"]
+                if c["kind"] == "say" and c["pattern"] == "phased"]
+        assert said[:3] == [("Lie on your left side.", "move", "left"), ("One.", None, "left"),
+                            ("Slowly tighten.", "tighten", "left")]
+        assert ("Lie on your right side.", "move", "right") in said
+        pauses = [(c["phase"], c["duration"]) for c in d["cues"] if c["kind"] == "pause"]
+        # a pause continues the phase of the say before it; the floors hold whatever the pace
+        assert ("tighten", round(3 * pace, 3)) in pauses
+        assert [p for p in pauses if p[0] == "release"] == [("release", max(8.0, 2 * pace))] * 4
+        assert [p for p in pauses if p[0] == "rest"] == [("rest", 6.0)] * 4
+
+
+def test_without_phases_nothing_is_lengthened():
+    """The floors apply to phases only: a file without them plays as written."""
+    a = plan("mini", side="left", pace=0.5)
+    assert all(c.phase is None for c in a.cues)
+    assert [c.frames for c in a.cues if c.kind == "pause"][0] == pytest.approx(0.75 * RATE, abs=1)
+
+
+def test_show_json_cues_carry_the_phase_and_side_of_a_builtin_pattern(cli):
+    """SPEC §4: every cue has `phase` and `side`; a repetition of a floor pattern is phased."""
+    d = json.loads(cli("show", "washrag", "--side", "right", "--json", "--engine", "espeak", check=0).stdout)
+    cues = [c for c in d["cues"] if c["pattern"] == "washrag"]
+    assert {c["side"] for c in cues} == {"right"}
+    assert {c["phase"] for c in cues} >= {"tighten", "release", "rest"}
+    assert all(c["phase"] is None and c["side"] is None for c in d["cues"] if c["pattern"] is None)
+
+
+@pytest.mark.parametrize("seconds,shown", [(0, "0:00.0"), (59.96, "1:00.0"), (599.96, "10:00.0"),
+                                           (61.24, "1:01.2"), (3600.0, "60:00.0")])
+def test_the_show_table_clock_never_reads_60_seconds(seconds, shown):
+    """`show --minutes 10` ended on '9:60.0 end' (599.96 s rounded only after the minutes split)."""
+    from sisessions.cli.report import _clock
+
+    assert _clock(round(seconds * RATE), RATE) == shown

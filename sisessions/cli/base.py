@@ -5,54 +5,27 @@ import contextlib
 import functools
 import math
 import os
-import signal
 import sys
-import threading
 
 import click
 
 from sisessions import __version__
-from sisessions.errors import ScriptError, SisessionsError
+from sisessions.choices import SIDES, Choices, Kind, flag
+from sisessions.errors import ScriptError, SisessionsError, sentence
+from sisessions.signals import stop_on_signals
 
-SIDE_CHOICE = click.Choice(["left", "right"])
-
-
-def _sentence(msg: str) -> str:
-    msg = msg.strip()
-    msg = msg[:1].upper() + msg[1:]
-    return msg if msg.endswith((".", "!", "?")) else msg + "."
+SIDE_CHOICE = click.Choice(list(SIDES))
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: stop as Ctrl-C does, so every clean-up (temp files, workers) runs."""
+_sentence = sentence
 
 
-_STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
-
-
-@contextlib.contextmanager
-def _stop_on_signals():
-    """Turn SIGTERM and SIGHUP into Terminated in the main thread for the command's run.
-
-    Their default action ends the process at once (exit 143/129, no message, a hidden .part
-    left beside an export). Once raised, later ones are ignored so they cannot cut the
-    clean-up short; SIGKILL still ends everything.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum, _frame):
-        for s in _STOP_SIGNALS:
-            signal.signal(s, signal.SIG_IGN)
-        raise Terminated(signum)
-
-    old = {s: signal.signal(s, stop) for s in _STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+def _closed_streams_to_null() -> None:
+    """`play >&-`: Python leaves sys.stdout None when fd 1 was closed; what would have been
+    printed goes nowhere instead of ending the command (a cron line may close it)."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for the run
 
 
 class App(click.Group):
@@ -60,8 +33,9 @@ class App(click.Group):
 
     def invoke(self, ctx):
         debug = ctx.params.get("debug") or bool(os.environ.get("SISESSIONS_DEBUG"))
+        _closed_streams_to_null()
         try:
-            with _stop_on_signals():
+            with stop_on_signals():
                 return super().invoke(ctx)
         except ScriptError as e:
             for p in e.problems:
@@ -106,6 +80,7 @@ def main(ctx, scripts, cache_dir, debug):
     """Slow, spoken, hands-free sessions of somatic movement patterns.
 
     Lie down, listen, move slowly. This is movement practice, not medical advice.
+    Where to begin: `sisessions play check`, then `sisessions play today`.
 
     Example: sisessions export towel -o ~/towel.mp3
     """
@@ -120,40 +95,53 @@ def finite(ctx, param, value):
     return value
 
 
+def choice_options(cls):
+    """A decorator adding an option for every field of `cls` (choices.Choices, SPEC §3), as it
+    defines them, and giving the command `choices`, an instance of `cls`."""
+
+    def decorate(f):
+        names = [fld.name for fld, _ in cls.options()]
+
+        @functools.wraps(f)
+        def wrapper(*args, **kw):
+            given = {n: kw.pop(n) for n in names}
+            kw["choices"] = cls(**{n: v for n, v in given.items() if v not in (None, ())})
+            return f(*args, **kw)
+
+        for fld, opt in reversed(cls.options()):  # the last one added is listed first
+            wrapper = click.option(flag(fld), fld.name, **_click_kwargs(fld, opt))(wrapper)
+        return wrapper
+
+    return decorate
+
+
+def _click_kwargs(fld, opt) -> dict:
+    kw: dict = {"help": opt.help, "metavar": opt.metavar}
+    if opt.kind == Kind.SIDE:
+        kw["type"] = SIDE_CHOICE
+    elif opt.kind == Kind.NUMBER:
+        kw.update(type=click.FloatRange(opt.low, opt.high), callback=finite)
+    elif opt.kind == Kind.WHOLE:
+        kw["type"] = click.IntRange(opt.low, opt.high)
+    elif opt.kind == Kind.IDS:
+        kw["multiple"] = True
+    if opt.kind in (Kind.NUMBER, Kind.WHOLE) and fld.default is not None:
+        kw.update(default=fld.default, show_default=True)
+    return kw
+
+
 def session_options(f):
-    """The options that shape a session (SPEC §3), shared by show, synth, play and export."""
-
-    @click.option("--side", type=SIDE_CHOICE, help="Your working side (else the saved one).")
-    @click.option("--pace", type=click.FloatRange(0.5, 3.0), default=1.0, show_default=True, callback=finite,
-                  help="Multiply pauses, breaths and rests.")
-    @click.option("--rate", type=click.IntRange(60, 200), default=None,
-                  help="Speech rate in words per minute (default 110).")
-    @click.option("--engine", metavar="NAME", help="Voice engine (`sisessions engines` lists them).")
-    @click.option("--voice", metavar="NAME", help="A voice of the engine.")
-    @click.option("--skip", multiple=True, metavar="PATTERN", help="Leave a pattern out today; repeatable.")
-    @click.option("--minutes", type=click.FloatRange(1, 180), default=None, callback=finite,
-                  help="Fit the session to about N minutes (below its range, items are left out and named).")
-    @click.option("--bed", metavar="NAME|FILE",
-                  help="A quiet sound under the session: brown, drone, an audio file, or off.")
-    @click.option("--bed-level", type=click.FloatRange(-70, -25), default=None, metavar="DBFS", callback=finite,
-                  help="The bed's level in the silences, in dBFS RMS (default -45).")
-    @functools.wraps(f)
-    def wrapper(*args, side, pace, rate, engine, voice, skip, minutes, bed, bed_level, **kw):
-        from sisessions.app import Choices
-        from sisessions.voice.engines.base import DEFAULT_RATE
-
-        kw["choices"] = Choices(side=side, pace=pace, rate=rate or DEFAULT_RATE, engine=engine,
-                                voice=voice, skip=tuple(skip), minutes=minutes, bed=bed,
-                                bed_level=bed_level)
-        return f(*args, **kw)
-
-    return wrapper
+    """The options that shape a session (SPEC §3), shared by show, synth, play, export and
+    schedule add."""
+    return choice_options(Choices)(f)
 
 
 def prepare_session(ctx, session, choices):
     from sisessions import app
+    from sisessions.schedule.runner import UNATTENDED
 
-    prepared = app.prepare(app.open_library(ctx.obj["scripts"]), session, choices)
+    unattended = os.environ.get(UNATTENDED) == "1"  # a scheduled run: no side known is both sides
+    prepared = app.prepare(app.open_library(ctx.obj["scripts"]), session, choices, unattended=unattended)
     if prepared.left_out:  # --minutes below what scaling reaches: say what was left out
         click.echo(f"sisessions: {left_out_line(prepared.left_out)}", err=True)
     return prepared

@@ -55,16 +55,40 @@ def serve(folder, host, port):
               help="The address to listen on; 0.0.0.0 lets your phone in (and anyone on your network with the address).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="The port.")
 @click.option("--new-token", is_flag=True, help="Make a new token: addresses given out before stop working.")
+@click.option("--https", is_flag=True,
+              help="Serve over HTTPS with a certificate of a local authority made once (the phone trusts it once, "
+                   "from /ca.crt): the page then keeps today's session on the phone, to play with this computer off.")
+@click.option("--cert", metavar="FILE", help="Serve over HTTPS with this certificate (PEM) you already have.")
+@click.option("--key", metavar="FILE", help="The private key (PEM) of --cert.")
+@click.option("--install", is_flag=True, help="Write a systemd user unit that runs the companion with these options, and stop.")
+@click.option("--uninstall", is_flag=True, help="Remove the unit --install wrote (nothing else), and stop.")
 @click.pass_context
-def companion(ctx, host, port, new_token):
+def companion(ctx, host, port, new_token, https, cert, key, install, uninstall):
     """A private page for your phone: today's session, play it, and log how it went. Ctrl-C stops.
 
     Prints the address to open on the phone (with a QR code in a terminal). Every request needs
     the token in it; it stays the same until --new-token.
 
-    Example: sisessions companion --host 0.0.0.0
+    Example: sisessions companion --host 0.0.0.0 --https
     """
+    from sisessions.errors import UsageError
+
+    if install and uninstall:
+        raise UsageError("give either --install or --uninstall, not both")
+    if install or uninstall:
+        from sisessions.schedule import service
+
+        if uninstall:
+            lines = service.uninstall()
+        else:
+            args = service.companion_args(ctx.obj["scripts"], ctx.obj["cache_dir"], host, port, https, cert, key)
+            f, lines = service.install(args)
+            lines = [f"Wrote {f}."] + lines
+        for line in lines:
+            click.echo(line)
+        return
+
     from sisessions.phone.companion import run
 
     run(host, port, new_token, scripts=ctx.obj["scripts"], cache_dir=ctx.obj["cache_dir"],
-        say=lambda m: click.echo(m), warn=lambda m: click.echo(m, err=True))
+        say=lambda m: click.echo(m), warn=lambda m: click.echo(m, err=True), https=https, cert=cert, key=key)

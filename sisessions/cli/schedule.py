@@ -26,9 +26,11 @@ def schedule():
               help="With --to: keep only the newest N files it wrote there.")
 @click.option("--systemd", is_flag=True, help="Write a systemd user timer instead of a crontab entry.")
 @click.option("--dry-run", is_flag=True, help="Print the entry without writing it or making any audio.")
+@click.option("--ics", "ics", metavar="FILE",
+              help="Write a reminder for your phone's own calendar into FILE (iCalendar) instead; the crontab is left alone.")
 @session_options
 @click.pass_context
-def schedule_add(ctx, session, at, days, play, to, keep, systemd, dry_run, choices):
+def schedule_add(ctx, session, at, days, play, to, keep, systemd, dry_run, ics, choices):
     """Run SESSION every morning (`today` follows your programme day by day).
 
     The session's speech is made now, so the morning run starts at once. Adding the same
@@ -40,12 +42,17 @@ def schedule_add(ctx, session, at, days, play, to, keep, systemd, dry_run, choic
     from sisessions.errors import UsageError
     from sisessions.schedule import manage
     from sisessions.schedule import spec as sch
-    from sisessions.voice.engines.base import DEFAULT_RATE
 
     if play and to:
         raise UsageError("give either --play or --to DIR, not both")
+    if ics:
+        from sisessions.schedule.reminders import write_ics
+
+        for line in write_ics(ics, at, days, session, ctx.obj["scripts"], dry_run):
+            click.echo(line)
+        return
     sch.check_platform(systemd)
-    spec = sch.make_spec(at, days, session, to, sch.session_options(choices, DEFAULT_RATE),
+    spec = sch.make_spec(at, days, session, to, choices.args(),
                          ctx.obj["scripts"], ctx.obj["cache_dir"], systemd, keep)
     lib = app.open_library(ctx.obj["scripts"])
     prepared = [app.prepare(lib, name, choices) for name in sch.sessions_to_ready(lib, session)]

@@ -15,7 +15,8 @@ from urllib.parse import quote, urlsplit
 from sisessions.errors import UsageError
 from sisessions.fileio import atomic_path, clean_stale_parts
 from sisessions.output.chapters import json_chapters, read_id3
-from sisessions.output.tags import ARTIST, FEED_COVER_SIZE, cover_png
+from sisessions.output.tags import ARTIST
+from sisessions.sources.cover import FEED_SIZE, cover_png
 
 FEED = "feed.xml"
 COVER = "feed-cover.png"
@@ -69,7 +70,7 @@ def write_feed(folder: Path, base_url: str, title: str = ARTIST) -> FeedWritten:
     episodes, skipped = read_episodes(folder)
     misnamed = [f for f in skipped if not utf8_name(f)]
     skipped = [f for f in skipped if utf8_name(f)]
-    _write_if_changed(folder / COVER, cover_png(FEED_COVER_SIZE))
+    _write_if_changed(folder / COVER, cover_png(FEED_SIZE))
     _write_chapters(folder, episodes)
     xml = render(episodes, base, title)
     target = folder / FEED

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from sisessions.errors import UsageError
+from sisessions.errors import OptionError, UsageError
 from sisessions.plan.timeline import PlanOptions, estimated
 from sisessions.script.library import Library
 from sisessions.script.model import Item, Session
@@ -29,7 +29,8 @@ _STEPS = 16               # bisection steps: far finer than one repetition of an
 # reshaping and reinforcing work builds on; then the longest item first (fewest items lost);
 # then the later item first. The first and the last item (arriving, getting up slowly) stay,
 # and so does an item whose pattern has no stage (a transition such as getting up before the
-# standing patterns) unless the item says `optional: true`.
+# standing patterns) unless the item says `optional: true`, and an item that says `keep: true`
+# (unlock's Gentle Spine Waves: the source calls it a necessary step to unlock).
 STAGE_ORDER = {"reinforce": 0, "reshape": 1, "unlock": 2, None: 3}
 
 
@@ -73,7 +74,7 @@ def _range_error(session: Session, library: Library, opts: PlanOptions, minutes:
     """'out of reach' with the range from every droppable item left out to the longest scaling."""
     shortest = _Lengths(without(session, droppable), library, opts)(REPS[0], SILENCE[0])
     longest = _Lengths(session, library, opts)(REPS[1], SILENCE[1])
-    return UsageError(f"--minutes {minutes:g} is out of reach for '{session.id}': "
+    return OptionError("minutes", f"--minutes {minutes:g} is out of reach for '{session.id}': "
                       f"{reachable(shortest, longest)}")
 
 
@@ -87,7 +88,8 @@ def leave_out_order(session: Session, library: Library, opts: PlanOptions) -> li
     """Indices of the items that may be left out, first to go first (see STAGE_ORDER)."""
     playing = [i for i, it in enumerate(session.items) if it.pattern not in opts.skip]
     middle = [i for i in playing[1:-1]  # never the first or the last item being played
-              if session.items[i].optional or library.pattern(session.items[i].pattern).stage]
+              if not session.items[i].keep
+              and (session.items[i].optional or library.pattern(session.items[i].pattern).stage)]
     whole = estimated(session, library, opts).seconds
 
     def key(i: int):
@@ -108,11 +110,11 @@ def fit_options(session: Session, library: Library, opts: PlanOptions, minutes: 
         return replace(opts, reps_scale=1.0, silence_scale=1.0)
     shortest, longest = length(REPS[0], SILENCE[0]), length(REPS[1], SILENCE[1])
     if not shortest / (1 + AIM) <= target <= longest / (1 - AIM):
-        raise UsageError(f"--minutes {minutes:g} is out of reach for '{session.id}': "
+        raise OptionError("minutes", f"--minutes {minutes:g} is out of reach for '{session.id}': "
                          f"{reachable(shortest, longest)}")
     r, s = _search(length, target)
     if r is None:  # a gap between two repetition counts that silences cannot bridge
-        raise UsageError(f"--minutes {minutes:g} cannot be fitted for '{session.id}' within 5%; "
+        raise OptionError("minutes", f"--minutes {minutes:g} cannot be fitted for '{session.id}' within 5%; "
                          f"{reachable(shortest, longest)}, but not this exact length; try a minute more or less")
     return replace(opts, reps_scale=r, silence_scale=s)
 
@@ -121,7 +123,7 @@ def reachable(shortest: float, longest: float) -> str:
     """'it can last from about 12 to 48 minutes', the N that work, in whole minutes when possible."""
     lo, hi = shortest / (1 + AIM) / 60, longest / (1 - AIM) / 60
     a, b = math.ceil(lo), math.floor(hi)
-    if a > b:  # a short session: whole minutes would hide the range
+    if a >= b:  # a short session: whole minutes would hide the range ("between 2 and 2")
         a, b = math.ceil(lo * 10) / 10, math.floor(hi * 10) / 10
     return f"it can be fitted to between {a:g} and {b:g} minutes"
 

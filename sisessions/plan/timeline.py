@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Callable, Iterable
 
 from sisessions.audio import RATE
-from sisessions.errors import ScriptError, UsageError
+from sisessions.errors import OptionError, ScriptError, UsageError
 from sisessions.script.library import Library
 from sisessions.script.model import (
     Breathe,
@@ -26,14 +26,19 @@ MAX_EVENTS = 200_000
 # a cold cache, so the voice starts soon after the opening chime.
 SAFETY_LINES = ("A short reminder before we begin.",
                 "This is gentle movement practice, not medical advice.",
-                "Move slowly, and stop if anything hurts.")
+                "Move slowly. Stop if a pain turns sharp; your usual ache is not a stop sign.",
+                "If your pain is new, severe or getting worse, see a doctor or physiotherapist.")
 SAFETY_LINE = " ".join(SAFETY_LINES)
 BREATHE_IN = "Breathe in."
 BREATHE_OUT = "And out."
 CHIME_SECONDS = 2.0
 CHIME_FRAMES = int(CHIME_SECONDS * RATE)
-SIDE_HOWTO = ("this session needs your working side: add --side left or --side right, "
-              "or save it once with `sisessions side set left` (or right)")
+SIDE_HOWTO = ("this session needs your working side, the side your self-check finds deeper: "
+              "do the check session first (sisessions play check), then add --side left or "
+              "--side right, or save it with `sisessions side set left` (or right)")
+# SPEC §2.2: at any --pace or --minutes, no release is planned with less than 8 s of silence
+# and no rest with less than 6 s (a stricter floor than the cues' whole length: speech adds to it)
+PHASE_FLOORS = {"release": 8.0, "rest": 6.0}
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
          "fourteen fifteen sixteen seventeen eighteen nineteen").split()
@@ -53,7 +58,7 @@ def number_word(n: int) -> str:
 
 @dataclass(frozen=True)
 class PlanOptions:
-    side: str | None = None          # the person's working side: left | right
+    side: str | None = None          # the person's working side: left | right, or both (evenly)
     pace: float = 1.0                # pauses, breaths and rests multiplied
     skip: frozenset[str] = frozenset()
     reps_scale: float = 1.0          # --minutes fitting: repetitions multiplied (rounded, >= 1)
@@ -80,6 +85,7 @@ class Event:
     side: str | None = None
     item: int | None = None           # index of the session item (None: intro, outro, rests)
     minimum: float = 0.0              # the shortest this pause may be made by --minutes fitting
+    phase: str | None = None          # tighten | release | rest | move (SPEC §2.2), or None
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class Cue:
     pattern: str | None = None
     side: str | None = None
     item: int | None = None
+    phase: str | None = None
 
     @property
     def end(self) -> int:
@@ -121,7 +128,7 @@ class Timeline:
         for c in self.cues:
             s, e = ms(c.start), ms(c.end)
             cues.append({"start": s / 1000, "duration": (e - s) / 1000, "kind": c.kind, "text": c.text,
-                         "pattern": c.pattern, "side": c.side, "item": c.item})
+                         "pattern": c.pattern, "side": c.side, "item": c.item, "phase": c.phase})
         return {"session": self.session, "title": self.title, "side": self.side, "pace": self.pace,
                 "duration": ms(self.frames) / 1000, "cues": cues}
 
@@ -177,8 +184,6 @@ class _Expander:
     def _too_long(self) -> UsageError:
         """The 3-hour limit's message: blame the options when the session as written fits
         (`--pace 3` is not a runaway repeat), else the script's line."""
-        from dataclasses import replace
-
         o = self.opts
         written = replace(o, pace=1.0, reps_scale=1.0, silence_scale=1.0, wpm=max(o.wpm, PlanOptions.wpm))
         if written != o:
@@ -205,12 +210,12 @@ class _Expander:
         return ScriptError([loc.problem(
             "the session would last more than 3 hours; check the repeat counts and pauses")])
 
-    def silence(self, seconds: float, minimum: float = 0.0, **ctx) -> None:
+    def silence(self, seconds: float, minimum: float = 0.0, phase: str | None = None, **ctx) -> None:
         o = self.opts
         scaled = seconds * o.pace * o.silence_scale
         floor = minimum * o.pace
         self.add(Event(Kind.PAUSE, seconds=max(scaled, floor) if o.silence_scale < 1 else scaled,
-                       minimum=floor, **ctx))
+                       minimum=floor, phase=phase, **ctx))
 
     def steps(self, pat: Pattern, steps, reps: int | None, rep: tuple[int, int] | None,
               item_loc: Loc, ctx: dict):
@@ -222,9 +227,9 @@ class _Expander:
                     text = text.replace("{side}", side).replace("{other_side}", other_side(side))
                 if rep is not None:
                     text = text.replace("{rep}", str(rep[0])).replace("{reps}", str(rep[1]))
-                self.add(Event(Kind.SAY, text=text, **ctx))
+                self.add(Event(Kind.SAY, text=text, phase=st.phase, **ctx))
             elif isinstance(st, Pause):
-                self.silence(st.seconds, minimum=_min_silence(st.seconds), **ctx)
+                self.silence(st.seconds, minimum=_min_silence(st.seconds), phase=st.phase, **ctx)
             elif isinstance(st, Breathe):
                 for _ in range(st.count):
                     if st.cue:
@@ -260,7 +265,7 @@ class _Expander:
         s, o = self.session, self.opts
         unknown = sorted(o.skip - {it.pattern for it in s.items})
         if unknown:
-            raise UsageError(f"--skip {unknown[0]}: that pattern is not in session '{s.id}'")
+            raise OptionError("skip", f"--skip {unknown[0]}: that pattern is not in session '{s.id}'")
         items = [(i, it) for i, it in enumerate(s.items) if it.pattern not in o.skip]
         if not items:
             raise UsageError("every pattern of this session is skipped; there is nothing left to play")
@@ -287,7 +292,36 @@ class _Expander:
             self.add(Event(Kind.CHIME))
         if s.outro:
             self.add(Event(Kind.SAY, text=s.outro))
-        return tuple(self.events)
+        return with_floors(self.events)
+
+
+def with_floors(events: list[Event]) -> tuple[Event, ...]:
+    """The events with every release and rest given at least its floor of silence (PHASE_FLOORS):
+    a run of events of one phase that falls short has its last pause lengthened, or a pause
+    added at its end when it has none."""
+    out: list[Event] = []
+    i = 0
+    while i < len(events):
+        ev = events[i]
+        j = i + 1
+        if ev.phase in PHASE_FLOORS:
+            while j < len(events) and (events[j].phase, events[j].item, events[j].side) == (ev.phase, ev.item, ev.side):
+                j += 1
+        run = events[i:j]
+        floor = PHASE_FLOORS.get(ev.phase, 0.0)
+        silent = sum(e.seconds for e in run if e.kind == Kind.PAUSE)
+        if silent < floor:
+            last = max((k for k, e in enumerate(run) if e.kind == Kind.PAUSE), default=None)
+            if last is None:
+                run.append(Event(Kind.PAUSE, seconds=floor, pattern=ev.pattern, side=ev.side,
+                                 item=ev.item, minimum=floor, phase=ev.phase))
+            else:
+                e = run[last]
+                more = floor - (silent - e.seconds)  # exactly the floor when it is the only pause
+                run[last] = replace(e, seconds=more, minimum=max(e.minimum, more))
+        out.extend(run)
+        i = j
+    return tuple(out)
 
 
 def _min_silence(seconds: float) -> float:
@@ -296,13 +330,20 @@ def _min_silence(seconds: float) -> float:
     return min(seconds, 10.0)
 
 
+BOTH = "both"  # PlanOptions.side when the check could not tell: every sided item on both sides
+
+
 def _sides(pattern: Pattern, item_side: str, working: str | None) -> list[str | None]:
     if not pattern.sided:
         return [None, None] if item_side == "both" else [None]
     if item_side in ("left", "right"):
         return [item_side]
+    if working is None and item_side == "both":  # both sides need no working side: left first
+        return ["left", "right"]
     if working is None:
         raise UsageError(SIDE_HOWTO)
+    if working == BOTH:  # no side is guessed: working, other and both items all get both sides
+        return ["left", "right"]
     if item_side == "working":
         return [working]
     if item_side == "other":
@@ -329,7 +370,7 @@ def place(session: Session, library: Library, events: Iterable[Event], opts: Pla
             n = CHIME_FRAMES
         if n <= 0:
             continue
-        cues.append(Cue(t, n, ev.kind, ev.text, ev.pattern, ev.side, ev.item))
+        cues.append(Cue(t, n, ev.kind, ev.text, ev.pattern, ev.side, ev.item, ev.phase))
         t += n
     titles = {it.pattern: library.pattern(it.pattern).title for it in session.items}
     return Timeline(session.id, session.title, opts.side, opts.pace, tuple(cues), titles)

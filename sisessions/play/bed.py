@@ -1,4 +1,4 @@
-"""The bed under a live play: output/bed.py's level, fades and dips under lines, placed by the
+"""The bed under a live play: sources/bed.py's level, fades and dips under lines, placed by the
 session position the feeder is at, with the lines' lengths as they become known.
 
 The feeder calls mix() from the audio thread with the chunk it made and where each stretch of
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from sisessions.audio import FRAME_BYTES, RATE
-from sisessions.output import bed as beds
+from sisessions.sources import bed as beds
 from sisessions.play.program import Program
 
 # A jump in the bed's gain (a pause, a jump, a line's length learnt late) is spread over 10 ms,

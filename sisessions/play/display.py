@@ -5,12 +5,14 @@ from __future__ import annotations
 import shutil
 import textwrap
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from sisessions.audio import RATE
-from sisessions.plan.timeline import Kind, duration_text
-from sisessions.play.feeder import Feeder
-from sisessions.play.program import Block, Program
+from sisessions.plan.timeline import duration_text
+from sisessions.play.controls import Change, Changed, Controller, Item, Now, Phase
+
+LISTENING = "listening"
 
 
 def clock(frames: int) -> str:
@@ -19,44 +21,44 @@ def clock(frames: int) -> str:
 
 
 class View:
-    """What the display shows, taken from the feeder and the program."""
+    """What the display shows, read from the controller (never from the feeder)."""
 
-    def __init__(self, program: Program, feeder: Feeder, title: str):
-        self.p = program
-        self.f = feeder
+    def __init__(self, controller: Controller, title: str):
+        self.c = controller
         self.title = title
-        self.line: str | None = None   # the current (or last) spoken line of the session
+        self.listening: Callable[[], bool] = lambda: False   # set by the session with --listen
 
-    def pattern_label(self, index: int) -> str:
-        b = self.p.block_at(index)
-        if index >= len(self.p.events):
+    @staticmethod
+    def label(now: Now, item: Item | None = None) -> str:
+        item = item or now.item
+        if now.question is not None and item is now.item:
+            return "the check: your answer" if now.question == "side" else "check-in: your answer"
+        if item is None:
             return "Done"
-        if b is None:
-            if index < self.p.first:
-                return "Starting soon"
-            if not self.p.blocks or index < self.p.blocks[0].start:
-                return "Opening"
-            if index >= self.p.blocks[-1].end:
-                return "Closing"
-            return "Rest"
-        side = f" ({b.side} side)" if b.side else ""
-        return f"{self.p.titles.get(b.pattern, b.pattern)}{side} · {b.number} of {len(self.p.blocks)}"
+        if item.block is None:
+            return item.title
+        return f"{item.title} · {item.block.number} of {now.items}"
 
-    def times(self) -> tuple[str, float]:
-        index, offset = self.f.where()
-        total = self.p.total
-        if index < self.p.first:
-            return f"starting in {clock(self.p.preroll_left(index, offset))}", 0.0
-        pos = min(self.p.position(index, offset), total)
-        approx = "" if self.p.all_known else "~"
-        return f"{clock(pos)} / {approx}{clock(total)}", pos / total if total else 1.0
+    @staticmethod
+    def times(now: Now) -> tuple[str, float]:
+        if now.phase is Phase.PREROLL:
+            return f"starting in {clock(now.preroll_left)}", 0.0
+        approx = "" if now.exact else "~"
+        return f"{clock(now.position)} / {approx}{clock(now.total)}", now.position / now.total if now.total else 1.0
 
-    def state(self) -> str:
-        if self.f.paused:
-            return "paused"
-        if self.f.waiting:
-            return "waiting for the voice"
-        return ""
+    def state(self, now: Now) -> str:
+        s = ""
+        if now.question == "side":
+            s = "l left, r right, s same"
+        elif now.question == "pain":
+            s = "pain now: 0-9, t for 10"
+        elif now.paused:
+            s = "paused"
+        elif now.waiting:
+            s = "waiting for the voice"
+        if self.listening():
+            return f"{s} · {LISTENING}" if s else LISTENING
+        return s
 
 
 class TtyDisplay:
@@ -76,24 +78,22 @@ class TtyDisplay:
             self.HELP = self.HELP.replace("·", "-")
         self.out.write("\x1b[?25l")
 
-    def event(self, index: int) -> None:
-        e = self.v.p.events[index]
-        if e.kind == Kind.SAY and index >= self.v.p.first:
-            self.v.line = e.text
+    def changed(self, event: Changed) -> None:
+        pass  # redrawn from now() at each tick of the session loop
 
     def note(self, text: str) -> None:
         self._flush([text])
 
     def update(self) -> None:
         width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
-        index, _ = self.v.f.where()
-        when, frac = self.v.times()
-        bar_w = max(10, min(40, width - len(when) - 16))
+        now = self.v.c.now()
+        when, frac = self.v.times(now)
+        state = self.v.state(now)
+        bar_w = max(10, min(40, width - len(when) - 16 - len(state)))
         filled = int(round(frac * bar_w))
-        state = self.v.state()
-        said = textwrap.wrap(f"\"{self.v.line}\"", width - 2, max_lines=3, placeholder=" ...\"") if self.v.line else [""]
+        said = textwrap.wrap(f"\"{now.line}\"", width - 2, max_lines=3, placeholder=" ...\"") if now.line else [""]
         lines = [
-            f"{self.v.title} · {self.v.pattern_label(index)}",
+            f"{self.v.title} · {self.v.label(now)}",
             *[f"  {ln}" for ln in said],
             f"  {when}  {self.full * filled}{self.empty * (bar_w - filled)}  {int(frac * 100):3d}%"
             + (f"  {state}" if state else ""),
@@ -132,26 +132,21 @@ class LineDisplay:
     def __init__(self, view: View, out: TextIO):
         self.v = view
         self.out = out
-        self._block: Block | None = None
 
-    def _say(self, text: str) -> None:
-        when, _ = self.v.times()
+    def _say(self, text: str, now: Now | None = None) -> None:
+        when, _ = self.v.times(now or self.v.c.now())
         self.out.write(f"{time.strftime('%H:%M:%S')}  {when}  {text}\n")
         self.out.flush()
 
-    def event(self, index: int) -> None:
-        p = self.v.p
-        e = p.events[index]
-        b = p.block_at(index)
-        if b is not None and b is not self._block:
-            self._say(f"[{self.v.pattern_label(index)}]")
-        self._block = b
-        if e.kind == Kind.PAUSE and index < p.first:
-            self._say("(quiet until the session starts)")
-        if e.kind == Kind.SAY:
-            if index >= p.first:
-                self.v.line = e.text
-            self._say(f"\"{e.text}\"")
+    def changed(self, event: Changed) -> None:
+        now, item = event.now, event.item
+        if event.change is Change.ITEM and item is not None:
+            if item.block is not None:
+                self._say(f"[{self.v.label(now, item)}]", now)
+            elif item.key == "preroll":
+                self._say(f"[{item.title}: quiet until the session starts]", now)
+        elif event.change is Change.LINE:
+            self._say(f"\"{event.text}\"", now)
 
     def note(self, text: str) -> None:
         self._say(text)
@@ -161,4 +156,3 @@ class LineDisplay:
 
     def close(self) -> None:
         pass
-

@@ -13,7 +13,7 @@ Why it is shaped like this:
   with the commands in the grammar, so a command said again is heard as itself, not as "yes".
 - Closed questions (`Listener.ask`): "left"/"right"/"same" and the numbers zero..ten, heard
   under the same rules; meanwhile only the asked kind's answers count.
-- Everything heard is acknowledged by play.tone through the same output the session uses.
+- Everything heard is acknowledged by sources.tone through the same output the session uses.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from array import array
 from collections import deque
 
 from sisessions.errors import UsageError
-from sisessions.play.display import View
+from sisessions.play.controls import Command
 from sisessions.play.spotter import ANSWERS, CONFIRM, MIC_RATE, PHRASES, Spotter
 
 __all__ = ["ANSWERS", "CONFIRM", "MIC_RATE", "PHRASES", "Spotter", "Listener", "Gate", "start", "check_installed"]
@@ -110,7 +110,7 @@ class Listener:
 
     def __init__(self, controller, mixer=None, phrases: dict[str, tuple[str, float]] | None = None):
         self.controller = controller
-        self.mixer = mixer                     # play.tone.ToneMix, or None: no acknowledgement
+        self.mixer = mixer                     # sources.tone.ToneMix, or None: no acknowledgement
         self.spotter = Spotter(phrases)
         self.gate = Gate()
         self.listening = False
@@ -135,11 +135,11 @@ class Listener:
         `cancel` is set (e.g. a key answered first: set it from the key loop), or once the
         listener is closed. Call it after the question has been spoken (the microphone is heard
         only while `controller.quiet()`, from ECHO_TAIL after the last sound: pause the feeder
-        or be in a silence). While it waits only that kind's answers count and no
-        command is acted on (for "side" a command said is heard as itself and ignored; for
-        "pain" the grammar is the numbers alone, as recognition of them is best so, and a word
-        that is not a number may be taken for one: say back what was recorded); the answer is acknowledged by the tone and shown as `heard "left"` in
-        `news()`. Blocks the caller; nothing heard is stored. Example, from the session's loop:
+        or be in a silence). While it waits only that kind's answers count and no command is
+        acted on (for "side" a command said is heard as itself and ignored; for "pain" the
+        grammar is the numbers alone, as recognition of them is best so, and a word that is
+        not a number may be taken for one: say back what was recorded); the answer is
+        acknowledged by the tone and shown as `heard "left"` in `news()`. Blocks the caller; nothing heard is stored. Example, from the session's loop:
 
             result = listener.ask("side", 30)        # "left" | "right" | "same" | None
             pain = listener.ask("pain", 30)          # 0..10 | None
@@ -246,7 +246,7 @@ class Listener:
                 action, _, paused_here = self._pending
                 self._pending = None
                 self._ring(now)
-                getattr(self.controller, action)()
+                self.controller.do(Command(action))
                 if action != "stop" and paused_here:
                     self.controller.resume()
             else:
@@ -262,7 +262,7 @@ class Listener:
                 else:
                     self._cancel(None)    # goes on where it was, then does what was said
                 self._ring(now)
-                getattr(self.controller, action)()
+                self.controller.do(Command(action))
         self.listening = False
         self.spotter.reset()
         return True
@@ -290,7 +290,7 @@ class Listener:
         """The tone (or a spoken question) through the output; the gate stays closed while it
         sounds and for the echo tail. Returns how long it sounds."""
         from sisessions.audio import RATE
-        from sisessions.play.tone import SECONDS
+        from sisessions.sources.tone import SECONDS
 
         seconds = 0.0
         if self.mixer is not None:
@@ -327,20 +327,6 @@ def _prompt_samples(speech) -> dict[str, array]:
                 continue
             out[action] = array("h", w.readframes(w.getnframes()))
     return out
-
-
-class ListeningView(View):
-    """The terminal's status line says "listening" while the microphone is heard."""
-
-    def __init__(self, program, feeder, title: str, listener: Listener):
-        super().__init__(program, feeder, title)
-        self.listener = listener
-
-    def state(self) -> str:
-        s = super().state()
-        if not self.listener.listening:
-            return s
-        return f"{s} · {LISTENING}" if s else LISTENING
 
 
 def start(controller, mixer=None, speech=None) -> Listener | None:

@@ -2,16 +2,16 @@
 playerctl reach the one controller (SPEC §6).
 
 It runs an asyncio loop (dbus-fast) in its own thread and never touches the audio: a call
-becomes a controller method, and what clients see is read from the program and the feeder
-ten times a second (and at once after an action). One "track" is one item of the session: a
-pattern done once (with its side), or the opening, a rest, the closing, or the pre-roll.
+becomes a controller command, what clients read is the controller's `now()`, and what they are
+told (PropertiesChanged, Seeked) follows the controller's change events; nothing is polled.
+One "track" is one item of the session (play.program.Item): a pattern done once (with its
+side), or the opening, a rest, the closing, or the pre-roll.
 No bus, or a bus that fails or goes away, only ends this thread; the session plays on.
 """
 # No `from __future__ import annotations` here: dbus-fast reads the D-Bus signatures ('s',
 # 'a{sv}') from the annotations of the methods and properties below.
 
 import asyncio
-import itertools
 import os
 import shutil
 import tempfile
@@ -19,57 +19,40 @@ import threading
 from pathlib import Path
 
 from sisessions.audio import RATE
-from sisessions.play.controls import JUMP, Controller
-from sisessions.play.feeder import Feeder
-from sisessions.play.program import Program
+from sisessions.play.controls import Change, Changed, Command, Controller, Now
 
 NAME = "org.mpris.MediaPlayer2.sisessions"
 PATH = "/org/mpris/MediaPlayer2"
 TRACK_PATH = "/org/sisessions/track"
 NO_TRACK = "/org/mpris/MediaPlayer2/TrackList/NoTrack"
-POLL = 0.1            # seconds between looks at the player for PropertiesChanged
 COVER_SIZE = 256      # px: enough for a lock screen or a phone's notification
 # properties sent with PropertiesChanged (Position never is: clients extrapolate it, and a
 # jump is told with Seeked)
-WATCHED = ("PlaybackStatus", "Metadata", "CanGoNext", "CanGoPrevious", "CanPlay", "CanPause")
+WATCHED = ("PlaybackStatus", "Metadata", "CanGoNext", "CanGoPrevious", "CanPlay", "CanPause", "Volume")
+DESKTOP_ENTRY = "sisessions"   # desktop/sisessions.desktop, installed with the package
+METHODS = {"Next": Command.NEXT, "Previous": Command.BACK, "Pause": Command.PAUSE,
+           "PlayPause": Command.TOGGLE, "Stop": Command.STOP, "Play": Command.RESUME}
 
 
-class Track:
-    """Which item of the program is playing, its length and the position in it (in frames)."""
+def track_id(now: Now) -> str:
+    return f"{TRACK_PATH}/{now.item.key}" if now.item is not None else NO_TRACK
 
-    def __init__(self, program: Program, feeder: Feeder, controller: Controller):
-        self.p = program
-        self.f = feeder
-        self.c = controller
 
-    def span(self, index: int) -> tuple[str, str, int, int]:
-        """(track id, title, first event, end event) of the item holding event `index`."""
-        p = self.p
-        if index < p.first:
-            return f"{TRACK_PATH}/preroll", "Starting soon", 0, p.first
-        b = p.block_at(index)
-        if b is not None:
-            side = f" ({b.side} side)" if b.side else ""
-            return f"{TRACK_PATH}/item{b.number}", f"{p.titles.get(b.pattern, b.pattern)}{side}", b.start, b.end
-        before = [x for x in p.blocks if x.end <= index]
-        k = len(before)
-        start = before[-1].end if before else p.first
-        end = p.blocks[k].start if k < len(p.blocks) else len(p.events)
-        title = "Opening" if k == 0 else "Closing" if k == len(p.blocks) else "Rest"
-        return f"{TRACK_PATH}/gap{k}", title, start, end
+def status(now: Now) -> str:
+    if not now.live:
+        return "Stopped"
+    return "Paused" if now.paused else "Playing"
 
-    def now(self) -> tuple[str, str, int, int]:
-        """(track id, title, length, position): the position is what has been heard, so the
-        frames still queued in the output are not counted while playing."""
-        index, offset = self.f.where()
-        if index >= len(self.p.events):
-            return NO_TRACK, "", 0, 0
-        tid, title, start, end = self.span(index)
-        lengths = self.p.lengths
-        pos = sum(lengths[start:index]) + offset
-        if not (self.f.paused or self.f.stopped):
-            pos -= self.c.latency_frames
-        return tid, title, sum(lengths[start:end]), max(0, pos)
+
+def properties(now: Now, album: str, art: str = "") -> dict[str, object]:
+    """What clients see of `now`, as plain values: (signature, value) for Metadata's entries."""
+    md = {"mpris:trackid": ("o", track_id(now)), "xesam:title": ("s", now.item.title if now.item else ""),
+          "xesam:album": ("s", album), "xesam:artist": ("as", ["sisessions"]),
+          "mpris:length": ("x", us(now.item_length))}
+    if art:
+        md["mpris:artUrl"] = ("s", art)
+    return {"PlaybackStatus": status(now), "Metadata": md, "CanGoNext": now.can_next,
+            "CanGoPrevious": now.live, "CanPlay": now.live, "CanPause": now.live, "Volume": now.volume}
 
 
 def us(frames: int) -> int:
@@ -114,6 +97,10 @@ def service_classes():
             return "sisessions"
 
         @dbus_property(access=READ)
+        def DesktopEntry(self) -> "s":
+            return DESKTOP_ENTRY
+
+        @dbus_property(access=READ)
         def SupportedUriSchemes(self) -> "as":
             return []
 
@@ -131,27 +118,27 @@ def service_classes():
 
         @method()
         def Next(self):
-            self.c.next()
+            self.c.do(METHODS["Next"])
 
         @method()
         def Previous(self):
-            self.c.back()
+            self.c.do(METHODS["Previous"])
 
         @method()
         def Pause(self):
-            self.c.pause()
+            self.c.do(METHODS["Pause"])
 
         @method()
         def PlayPause(self):
-            self.c.toggle()
+            self.c.do(METHODS["PlayPause"])
 
         @method()
         def Stop(self):
-            self.c.stop()
+            self.c.do(METHODS["Stop"])
 
         @method()
         def Play(self):
-            self.c.resume()
+            self.c.do(METHODS["Play"])
 
         # CanSeek is false: the spec asks for no effect then (a session is not scrubbed)
         @method()
@@ -172,11 +159,19 @@ def service_classes():
 
         @dbus_property(access=READ)
         def PlaybackStatus(self) -> "s":
-            return self.r.status()
+            return status(self.c.now())
 
         @dbus_property(access=READ)
         def Rate(self) -> "d":
             return 1.0
+
+        @dbus_property()
+        def Volume(self) -> "d":
+            return self.c.volume
+
+        @Volume.setter
+        def Volume(self, value: "d"):
+            self.c.set_volume(value)
 
         @dbus_property(access=READ)
         def MinimumRate(self) -> "d":
@@ -188,27 +183,28 @@ def service_classes():
 
         @dbus_property(access=READ)
         def Metadata(self) -> "a{sv}":
-            return {k: Variant(sig, v) for k, (sig, v) in self.r.metadata().items()}
+            md = properties(self.c.now(), self.r.album, self.r.art)["Metadata"]
+            return {k: Variant(sig, v) for k, (sig, v) in md.items()}
 
         @dbus_property(access=READ)
         def Position(self) -> "x":
-            return us(self.r.track.now()[3])
+            return us(self.c.now().item_position)
 
         @dbus_property(access=READ)
         def CanGoNext(self) -> "b":
-            return self.c.can_next()
+            return self.c.now().can_next
 
         @dbus_property(access=READ)
         def CanGoPrevious(self) -> "b":
-            return self.r.live()
+            return self.c.now().live
 
         @dbus_property(access=READ)
         def CanPlay(self) -> "b":
-            return self.r.live()
+            return self.c.now().live
 
         @dbus_property(access=READ)
         def CanPause(self) -> "b":
-            return self.r.live()
+            return self.c.now().live
 
         @dbus_property(access=READ)
         def CanSeek(self) -> "b":
@@ -225,40 +221,18 @@ class Mpris:
     """The MPRIS service of one play, in its own thread. `note` holds one line for --debug
     when there was no bus or it went away; `name` the bus name it owns."""
 
-    def __init__(self, program: Program, feeder: Feeder, controller: Controller, album: str):
-        self.program = program
-        self.feeder = feeder
+    def __init__(self, controller: Controller, album: str):
         self.controller = controller
         self.album = album
-        self.track = Track(program, feeder, controller)
         self.name: str | None = None
         self.note: str | None = None
         self.ready = threading.Event()     # set once the name is owned (or it never will be)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bus = None
-        self._wake: asyncio.Event | None = None
-        self._counter = itertools.count(1)  # next() on it is atomic: jumps come from any thread
-        self._jumps = 0
+        self._events: asyncio.Queue | None = None
         self._dir = tempfile.mkdtemp(prefix="sisessions-mpris-")
-        self._art = ""
+        self.art = ""
         self._thread = threading.Thread(target=self._run, name="sisessions-mpris", daemon=True)
-
-    # -- what clients read
-    def live(self) -> bool:
-        return not (self.controller.stopped or self.feeder.stopped or self.feeder.finished)
-
-    def status(self) -> str:
-        if not self.live():
-            return "Stopped"
-        return "Paused" if self.controller.paused else "Playing"
-
-    def metadata(self) -> dict[str, tuple[str, object]]:
-        tid, title, length, _ = self.track.now()
-        md = {"mpris:trackid": ("o", tid), "xesam:title": ("s", title), "xesam:album": ("s", self.album),
-              "xesam:artist": ("as", ["sisessions"]), "mpris:length": ("x", us(length))}
-        if self._art:
-            md["mpris:artUrl"] = ("s", self._art)
-        return md
 
     # -- the thread
     def start(self) -> "Mpris":
@@ -266,14 +240,12 @@ class Mpris:
         self._thread.start()
         return self
 
-    def _told(self, what: str) -> None:
-        """A controller action (any thread): look again at once; a jump is told with Seeked."""
-        if what == JUMP:
-            self._jumps = next(self._counter)
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
+    def _told(self, event: Changed) -> None:
+        """A change (any thread): handed to the loop, which tells the clients."""
+        loop, events = self._loop, self._events
+        if loop is not None and events is not None:
             try:
-                loop.call_soon_threadsafe(wake.set)
+                loop.call_soon_threadsafe(events.put_nowait, event)
             except RuntimeError:  # the loop has closed: nobody to tell
                 pass
 
@@ -290,7 +262,7 @@ class Mpris:
         from dbus_fast.aio import MessageBus
 
         self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
+        self._events = asyncio.Queue()
         try:
             bus = await asyncio.wait_for(MessageBus(bus_type=BusType.SESSION).connect(), 5)
         except Exception as e:
@@ -319,50 +291,45 @@ class Mpris:
             pass
         finally:
             watch.cancel()
-        if self.live():
+        if self.controller.now().live:
             self.note = "(the D-Bus session bus went away: media keys no longer reach this session)"
 
     def _write_cover(self) -> None:
-        from sisessions.output.tags import cover_png
+        from sisessions.sources.cover import cover_png
 
         try:
             path = Path(self._dir) / "cover.png"
             path.write_bytes(cover_png(COVER_SIZE))
-            self._art = path.as_uri()
+            self.art = path.as_uri()
         except OSError:  # no cover is no loss
-            self._art = ""
+            self.art = ""
 
     async def _watch(self, player) -> None:
-        """Send PropertiesChanged for whatever changed, and Seeked after a jump."""
+        """Send PropertiesChanged for whatever a change changed, and Seeked after a jump."""
+        from dbus_fast import Variant
+
         sent: dict[str, object] = {}
-        jumps = self._jumps
+        now = self.controller.now()
         while True:
-            now = {"PlaybackStatus": self.status(), "Metadata": self.metadata(),
-                   "CanGoNext": self.controller.can_next(), "CanGoPrevious": self.live(),
-                   "CanPlay": self.live(), "CanPause": self.live()}
-            changed = {k: v for k, v in now.items() if sent.get(k) != v}
+            props = properties(now, self.album, self.art)
+            changed = {k: v for k, v in props.items() if sent.get(k) != v}
             if changed:
                 if "Metadata" in changed:
-                    from dbus_fast import Variant
-
                     changed["Metadata"] = {k: Variant(s, v) for k, (s, v) in changed["Metadata"].items()}
                 player.emit_properties_changed(changed)
-                sent = now
-            if self._jumps != jumps:
-                jumps = self._jumps
-                player.Seeked(us(self.track.now()[3]))
-            try:
-                await asyncio.wait_for(self._wake.wait(), POLL)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+                sent = props
+            event = await self._events.get()
+            if event.change is Change.JUMPED:
+                player.Seeked(us(event.now.item_position))
+            now = self.controller.now()  # the latest state, not the event's (events may queue)
 
     def close(self) -> None:
         """Let clients see the end (Stopped), leave the bus, and remove the cover file."""
         loop = self._loop
         if loop is not None and self._thread.is_alive():
+            self._told(Changed(Change.STOPPED, self.controller.now()))  # the feeder has stopped
             async def bye():
-                await asyncio.sleep(POLL * 1.5)  # one last look: PlaybackStatus "Stopped"
+                await asyncio.sleep(0.15)  # the last change (Stopped) is sent first
                 if self._bus is not None:
                     self._bus.disconnect()
             try:
@@ -376,7 +343,7 @@ class Mpris:
 NO_BUS = "(no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set): no media keys or playerctl)"
 
 
-def start(program: Program, feeder: Feeder, controller: Controller, album: str) -> Mpris | None:
+def start(controller: Controller, album: str) -> Mpris | None:
     """The MPRIS service of this play, or None when there is no session bus to offer it on
     (then `play` is exactly as without it, and NO_BUS is the line for --debug)."""
     if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
@@ -386,6 +353,6 @@ def start(program: Program, feeder: Feeder, controller: Controller, album: str) 
     except ImportError:
         return None
     try:
-        return Mpris(program, feeder, controller, album).start()
+        return Mpris(controller, album).start()
     except (OSError, RuntimeError):  # no temp folder, no thread to spare: play without it
         return None

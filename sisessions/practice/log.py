@@ -1,22 +1,29 @@
-"""The practice log: one JSON line per play or pain entry in the user data folder.
+"""The practice log: one JSON line per play, pain or check entry in the user data folder.
 
 The file is `practice.jsonl` (JSON Lines, human-readable). Each record is appended with one
-write on a file opened with O_APPEND and then fsynced, so two programs appending at once
-never interleave and a crash can at worst leave one torn last line, which `read` reports and
-skips without losing the rest.
+write on a file opened with O_APPEND, under an exclusive lock on that file, and then fsynced,
+so two programs appending at once never interleave and a crash can at worst leave one torn
+last line, which `read` reports and skips without losing the rest.
 
 Records (shared with `sisessions today`):
   {"kind": "play", "time": ISO-8601 local time with offset, "session": id,
-   "side": "left"|"right"|null, "pace": float, "engine": name, "completed": bool,
+   "side": "left"|"right"|"both"|null, "pace": float, "engine": name, "completed": bool,
    "stopped_in": pattern id or null, "minutes": float}
-  {"kind": "pain", "time": ..., "pain": 0..10, "note": str|null}
+  {"kind": "pain", "time": ..., "pain": 0..10, "note": str|null,
+   "when": "after"|"morning"|"other"}       (a record without "when" reads as "other")
+  {"kind": "check", "time": ..., "result": "left"|"right"|"same"}
+Any record may carry a client-made "id" (text): a record whose id is already in the log is
+not written again (`append_new`), so a phone that sends the same entry twice logs it once.
+
+The file is the person's health data: 0600 in a 0700 folder, read bounded and only as a
+regular file. A note is checked before anything is written, and shown escaped.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import math
-import os
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -24,17 +31,22 @@ from typing import Union
 
 from sisessions import paths
 from sisessions.errors import UsageError
+from sisessions.practice import logfile
 
 FILE_NAME = "practice.jsonl"
 # A day counts as practised when a session was played to its end, or for at least this long
 # (a session stopped early because it hurt still counts when it was a real practice).
 PRACTICE_MINUTES = 5.0
 NOTE_MAX = 500
+ID_MAX = 100
+WHEN = ("after", "morning", "other")      # a pain entry: after a session, on waking, any other time
+RESULTS = ("left", "right", "same")       # a check: the deeper side, or can't tell
 
 
 class Kind(StrEnum):
     PLAY = "play"
     PAIN = "pain"
+    CHECK = "check"
 
 
 class BadRecord(ValueError):
@@ -66,6 +78,7 @@ class Play:
     completed: bool
     stopped_in: str | None
     minutes: float
+    id: str | None = None
     kind: Kind = Kind.PLAY
 
     @property
@@ -80,6 +93,8 @@ class Pain:
     time: str
     pain: int
     note: str | None = None
+    when: str = "other"
+    id: str | None = None
     kind: Kind = Kind.PAIN
 
     @property
@@ -87,29 +102,109 @@ class Pain:
         return _day_of(self.time)
 
 
-Record = Union[Play, Pain]
+@dataclass(frozen=True)
+class Check:
+    """A self-check before practice: the side that felt deeper, or "same" (can't tell)."""
+
+    time: str
+    result: str
+    id: str | None = None
+    kind: Kind = Kind.CHECK
+
+    @property
+    def day(self) -> dt.date:
+        return _day_of(self.time)
+
+
+Record = Union[Play, Pain, Check]
+
+
+def time_on(day: dt.date, hour: int = 12) -> str:
+    """The time to write for something that happened on `day`: now when it is today, else that
+    day at `hour` local time (a `--date` entry for a past day)."""
+    if day == dt.date.today():
+        return now()
+    return dt.datetime(day.year, day.month, day.day, hour).astimezone().isoformat(timespec="seconds")
+
+
+def _time(when) -> str:
+    if when is None:
+        return now()
+    if isinstance(when, dt.datetime):
+        return when.astimezone().isoformat(timespec="seconds")
+    if isinstance(when, dt.date):
+        return time_on(when)
+    _day_of(when)  # raises ValueError for a string that is not an ISO time
+    return when
+
+
+def _checked_id(rid) -> str | None:
+    if rid is None:
+        return None
+    if not _id_ok(rid):
+        raise UsageError(f"a record id is text of 1 to {ID_MAX} characters without control characters; got {rid!r}")
+    return rid
 
 
 def play_record(session: str, side: str | None, pace: float, engine: str, completed: bool,
-                stopped_in: str | None, minutes: float, time: str | None = None) -> Play:
+                stopped_in: str | None, minutes: float, time: str | None = None,
+                id: str | None = None) -> Play:
     return Play(time=time or now(), session=session, side=side, pace=float(pace), engine=engine,
                 completed=bool(completed), stopped_in=None if completed else stopped_in,
-                minutes=round(float(minutes), 2))
+                minutes=round(float(minutes), 2), id=_checked_id(id))
 
 
-def pain_record(pain: int, note: str | None = None, time: str | None = None) -> Pain:
+def _unsafe(c: str) -> bool:
+    """A character that has no place in a note: controls (C0 but tab and newline, DEL, C1),
+    line and paragraph separators, and lone surrogates (bytes that were not UTF-8)."""
+    if c in "\t\n":
+        return False
+    return unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")
+
+
+def check_note(note: str | None) -> str | None:
+    """The note as it will be kept (stripped, None when empty); UsageError for a note that is
+    too long or holds what could garble the log or its display."""
+    if note is None:
+        return None
+    if not isinstance(note, str):
+        raise UsageError("a note must be text")
+    note = note.strip()
+    if len(note) > NOTE_MAX:
+        raise UsageError(f"a note is at most {NOTE_MAX} characters; this one has {len(note)}")
+    bad = next((c for c in note if _unsafe(c)), None)
+    if bad is not None:
+        what = ("a byte that is not UTF-8 text" if unicodedata.category(bad) == "Cs"
+                else f"a control character (U+{ord(bad):04X})")
+        raise UsageError(f"the note holds {what}; write it as plain text")
+    return note or None
+
+
+def pain_record(pain: int, note: str | None = None, when: str = "other", time: str | None = None,
+                id: str | None = None) -> Pain:
+    """A pain entry; `when` says whether it was after a session, on waking, or at another time."""
     if isinstance(pain, bool) or not isinstance(pain, int) or not 0 <= pain <= 10:
         raise UsageError(f"pain must be a whole number from 0 to 10; got {pain!r}")
-    note = note.strip() if note else None
-    if note and len(note) > NOTE_MAX:
-        raise UsageError(f"a note is at most {NOTE_MAX} characters; this one has {len(note)}")
-    return Pain(time=time or now(), pain=pain, note=note or None)
+    if when not in WHEN:
+        raise UsageError(f"a pain entry is for after, morning or other; got {when!r}")
+    return Pain(time=time or now(), pain=pain, note=check_note(note), when=when, id=_checked_id(id))
+
+
+def check_record(result: str, when: str | dt.date | dt.datetime | None = None,
+                 id: str | None = None) -> Check:
+    """A self-check; `when` is its time (an ISO time, a datetime, or a day), default now."""
+    if result not in RESULTS:
+        raise UsageError(f"a check is left, right or same; got {result!r}")
+    return Check(time=_time(when), result=result, id=_checked_id(id))
 
 
 def to_json(record: Record) -> dict:
-    """The record as its JSON object, in the order of the fields documented above."""
+    """The record as its JSON object, in the order of the fields documented above (an id only
+    when the record has one)."""
     d = asdict(record)
     kind = d.pop("kind")
+    if d.get("id") is None:
+        d.pop("id", None)
     return {"kind": str(kind), **d}
 
 
@@ -124,9 +219,14 @@ def _optional_text(v) -> bool:
     return v is None or isinstance(v, str)
 
 
+def _id_ok(v) -> bool:
+    return (isinstance(v, str) and 0 < len(v) <= ID_MAX
+            and not any(ord(c) < 32 or ord(c) == 127 for c in v))
+
+
 _PLAY_FIELDS = {  # field: (check, what it must be)
     "session": (lambda v: isinstance(v, str) and bool(v), "a session id"),
-    "side": (lambda v: v in (None, "left", "right"), "left, right or null"),
+    "side": (lambda v: v in (None, "left", "right", "both"), "left, right, both or null"),
     "pace": (lambda v: _number(v) and v > 0, "a positive number"),
     "engine": (lambda v: isinstance(v, str), "text"),
     "completed": (lambda v: isinstance(v, bool), "true or false"),
@@ -139,7 +239,14 @@ _PAIN_FIELDS = {
     "pain": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10,
              "a whole number from 0 to 10"),
     "note": (_optional_text, "text or null"),
+    "when": (lambda v: v in WHEN, "after, morning or other"),
 }
+_PAIN_DEFAULTS = {"note": None, "when": "other"}
+_CHECK_FIELDS = {
+    "result": (lambda v: v in RESULTS, "left, right or same"),
+}
+_KINDS = {Kind.PLAY: (Play, _PLAY_FIELDS, _PLAY_DEFAULTS), Kind.PAIN: (Pain, _PAIN_FIELDS, _PAIN_DEFAULTS),
+          Kind.CHECK: (Check, _CHECK_FIELDS, {})}
 
 
 def from_json(obj) -> Record | None:
@@ -150,14 +257,20 @@ def from_json(obj) -> Record | None:
     kind = obj.get("kind")
     if not isinstance(kind, str):
         raise BadRecord("no 'kind'")
-    if kind not in (Kind.PLAY, Kind.PAIN):
+    if kind not in _KINDS:
         return None
     time = obj.get("time")
     try:
         _day_of(time)
     except (TypeError, ValueError):
         raise BadRecord("no valid 'time'") from None
-    fields, values = (_PLAY_FIELDS, dict(_PLAY_DEFAULTS)) if kind == Kind.PLAY else (_PAIN_FIELDS, {"note": None})
+    cls, fields, defaults = _KINDS[Kind(kind)]
+    values = dict(defaults)
+    rid = obj.get("id")
+    if rid is not None:
+        if not _id_ok(rid):
+            raise BadRecord(f"'id' is {json.dumps(rid)[:40]}, not a record id")
+        values["id"] = rid
     for name, (ok, what) in fields.items():
         if name not in obj:
             if name in values:  # a field an earlier version did not write
@@ -166,27 +279,34 @@ def from_json(obj) -> Record | None:
         if not ok(obj[name]):
             raise BadRecord(f"'{name}' is {json.dumps(obj[name])[:40]}, not {what}")
         values[name] = obj[name]
-    return (Play if kind == Kind.PLAY else Pain)(time=time, **values)
+    return cls(time=time, **values)
+
+
+def encode(record: Record) -> bytes:
+    """The record's line as UTF-8; UsageError (nothing written) for text that is not UTF-8."""
+    line = json.dumps(to_json(record), ensure_ascii=False, separators=(", ", ": ")) + "\n"
+    try:
+        return line.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError("the record holds text that is not valid UTF-8; nothing was written") from None
 
 
 def append(record: Record) -> None:
-    """Add one record as one line, atomically (one O_APPEND write), and fsync it."""
-    line = json.dumps(to_json(record), ensure_ascii=False, separators=(", ", ": ")) + "\n"
-    f = log_file()
-    f.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(f, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
-    try:
-        size = os.fstat(fd).st_size
-        if size:
-            os.lseek(fd, size - 1, os.SEEK_SET)  # O_APPEND still writes at the end
-            if os.read(fd, 1) != b"\n":
-                line = "\n" + line  # a torn last line stays alone on its line, ours stays readable
-        data = line.encode("utf-8")
-        if os.write(fd, data) != len(data):  # pragma: no cover - a full disk mid-write
-            raise OSError(28, "the practice log could not be written completely", str(f))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Add one record as one line (a record whose id is already in the log is not written)."""
+    append_new(record)
+
+
+def append_new(record: Record) -> bool:
+    """Add one record as one line; False, and nothing written, when the record has an id that
+    is already in the log."""
+    return append_all([record]) == 1
+
+
+def append_all(records: list[Record]) -> int:
+    """Add records (a play and its pain) in one write: all of them or none (logfile.append);
+    returns how many were written (a record whose id is already in the log is left out).
+    Every record is encoded before anything is written."""
+    return logfile.append(log_file(), [(r.id, encode(r)) for r in records])
 
 
 def record_day(record: Record) -> dt.date:
@@ -198,9 +318,8 @@ def read() -> tuple[list[Record], list[str]]:
     """(records in file order, warnings). A line that cannot be used is skipped with a
     warning naming its line and what is wrong; every other line is kept. No file: nothing."""
     f = log_file()
-    try:
-        raw = f.read_bytes()
-    except FileNotFoundError:
+    raw = logfile.read(f)
+    if raw is None:
         return [], []
     records, warnings = [], []
     for n, line in enumerate(raw.split(b"\n"), 1):
@@ -229,6 +348,7 @@ class Day:
     date: dt.date
     plays: list[Play] = field(default_factory=list)
     pains: list[Pain] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
 
     @property
     def minutes(self) -> float:
@@ -240,8 +360,26 @@ class Day:
 
     @property
     def pain(self) -> int | None:
-        """The day's last pain entry."""
+        """The day's last pain entry, whatever its `when`."""
         return self.pains[-1].pain if self.pains else None
+
+    def pain_when(self, when: str) -> int | None:
+        """The day's last pain entry of this kind (after, morning, other)."""
+        of = [p.pain for p in self.pains if p.when == when]
+        return of[-1] if of else None
+
+    @property
+    def pain_after(self) -> int | None:
+        return self.pain_when("after")
+
+    @property
+    def pain_morning(self) -> int | None:
+        return self.pain_when("morning")
+
+    @property
+    def check(self) -> str | None:
+        """The day's last check: left, right, same, or None."""
+        return self.checks[-1].result if self.checks else None
 
 
 def by_day(records: list[Record]) -> dict[dt.date, Day]:
@@ -250,9 +388,21 @@ def by_day(records: list[Record]) -> dict[dt.date, Day]:
         day = days.setdefault(r.day, Day(r.day))
         if isinstance(r, Play):
             day.plays.append(r)
-        else:
+        elif isinstance(r, Pain):
             day.pains.append(r)
+        else:
+            day.checks.append(r)
     return days
+
+
+def check_on(day: dt.date | None = None, records: list[Record] | None = None) -> str | None:
+    """The last check recorded on `day` (default today): left, right, same, or None. Reads the
+    log when no records are given."""
+    day = day or dt.date.today()
+    if records is None:
+        records = read()[0]
+    found = [r.result for r in records if isinstance(r, Check) and r.day == day]
+    return found[-1] if found else None
 
 
 def streak(records: list[Record], today: dt.date | None = None) -> int:
@@ -267,23 +417,49 @@ def streak(records: list[Record], today: dt.date | None = None) -> int:
     return n
 
 
+_PAIN_LABEL = {"after": "pain after {n}/10", "morning": "morning pain {n}/10", "other": "pain {n}/10"}
+
+
+_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def shown(text: str) -> str:
+    """Text from the log as one safe line on a terminal: a newline, a control character or a
+    bidi override in a note (hand-edited, or from an older version) is shown escaped."""
+    def one(c: str) -> str:
+        if not (_unsafe(c) or c in "\t\n" or c in _BIDI):
+            return c
+        return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+    return "".join(one(c) for c in text)
+
+
 def _day_line(day: Day) -> str:
     label = day.date.strftime("%a %d %b")
     if day.plays:
         parts = []
         for p in day.plays:
-            state = "done" if p.completed else f"stopped in {p.stopped_in or 'the start'}"
-            side = f", {p.side} side" if p.side else ""
-            parts.append(f"{p.session}{side} {p.minutes:.0f} min ({state})")
+            state = "done" if p.completed else f"stopped in {shown(p.stopped_in or 'the start')}"
+            side = f", {p.side} side{'s' if p.side == 'both' else ''}" if p.side else ""
+            parts.append(f"{shown(p.session)}{side} {p.minutes:.0f} min ({state})")
         what = "; ".join(parts)
     else:
         what = "no practice"
+    check = f"  check: {day.check}" if day.check else ""
     pain = ""
-    if day.pains:
-        last = day.pains[-1]
-        pain = f"  pain {last.pain}/10" + (f" \"{last.note}\"" if last.note else "")
+    for when in ("morning", "after", "other"):  # after-session and morning pain apart
+        of = [p for p in day.pains if p.when == when]
+        if of:
+            pain += "  " + _PAIN_LABEL[when].format(n=of[-1].pain) + (f" \"{shown(of[-1].note)}\"" if of[-1].note else "")
     mark = "*" if day.practised else " "
-    return f"{mark} {label}  {what}{pain}"
+    return f"{mark} {label}  {what}{check}{pain}"
+
+
+def _trend(name: str, pains: list[tuple[dt.date, int]]) -> str | None:
+    if len(pains) < 2:
+        return None
+    (d0, first), (d1, last) = pains[0], pains[-1]
+    trend = "lower" if last < first else "higher" if last > first else "the same"
+    return f"{name}: {first}/10 on {d0:%d %b}, {last}/10 on {d1:%d %b} ({trend})."
 
 
 def summary(records: list[Record], days: int = 14, today: dt.date | None = None,
@@ -303,10 +479,9 @@ def summary(records: list[Record], days: int = 14, today: dt.date | None = None,
     else:
         todo = "" if today in table and table[today].practised else " (today's practice still to do)"
         lines.append(f"Streak: {n} day{'s' if n != 1 else ''} in a row{todo}.")
-    pains = [(d, table[d].pain) for d in sorted(table) if table[d].pain is not None
-             and today - d < dt.timedelta(days=days)]
-    if len(pains) >= 2:
-        first, last = pains[0][1], pains[-1][1]
-        trend = "lower" if last < first else "higher" if last > first else "the same"
-        lines.append(f"Pain: {first}/10 on {pains[0][0]:%d %b}, {last}/10 on {pains[-1][0]:%d %b} ({trend}).")
+    recent = [d for d in sorted(table) if dt.timedelta(0) <= today - d < dt.timedelta(days=days)]
+    for name, when in (("Pain after sessions", "after"), ("Morning pain", "morning"), ("Pain", "other")):
+        line = _trend(name, [(d, table[d].pain_when(when)) for d in recent if table[d].pain_when(when) is not None])
+        if line:
+            lines.append(line)
     return lines

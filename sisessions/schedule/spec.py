@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sisessions import paths
 from sisessions.errors import SisessionsError, UsageError
+from sisessions.output import retention
 from sisessions.schedule.calendar import cron_days, days_text, parse_days, parse_time
 
 
@@ -94,8 +95,7 @@ def make_spec(at: str, days: str, session: str, to: str | None, options: list[st
     """Check the user's schedule and build the exact command line the entry will run."""
     hour, minute = parse_time(at)
     dayset = parse_days(days)
-    if keep is not None and not to:
-        raise UsageError("--keep needs --to DIR: it only tidies the folder that the export writes into")
+    retention.check(keep, to)
     name = session
     if session.endswith((".yaml", ".yml")) or Path(session).is_file():
         name = str(Path(session).expanduser().resolve())  # cron starts in $HOME, not here
@@ -126,29 +126,6 @@ def describe(args) -> str:
     home = str(Path.home())
     words = [("~" + a[len(home):]) if home != "/" and a.startswith(home + "/") else a for a in what_args(args)]
     return shlex.join(words)
-
-
-def session_options(choices, default_rate: int) -> list[str]:
-    """The session options (SPEC §3) as arguments, only those that differ from the defaults."""
-    out: list[str] = []
-    if choices.side:
-        out += ["--side", choices.side]
-    if choices.pace != 1.0:
-        out += ["--pace", f"{choices.pace:g}"]
-    if choices.rate != default_rate:
-        out += ["--rate", str(choices.rate)]
-    for opt, value in (("--engine", choices.engine), ("--voice", choices.voice)):
-        if value:
-            out += [opt, value]
-    for s in choices.skip:
-        out += ["--skip", s]
-    if choices.minutes is not None:
-        out += ["--minutes", f"{choices.minutes:g}"]
-    if choices.bed:
-        out += ["--bed", choices.bed]
-    if choices.bed_level is not None:
-        out += ["--bed-level", f"{choices.bed_level:g}"]
-    return out
 
 
 def sessions_to_ready(library, session: str) -> list[str]:
@@ -209,8 +186,9 @@ def environment(spec: Spec, runtime_uid: int | None) -> list[tuple[str, str]]:
     env = [("PATH", os.pathsep.join(dict.fromkeys([str(Path(sys.executable).parent),
                                                    "/usr/local/bin", "/usr/bin", "/bin"])))]
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "SISESSIONS_SCRIPTS"):
-        if os.environ.get(var):
-            env.append((var, os.environ[var]))
+        if os.environ.get(var):  # as absolute paths: cron starts in $HOME, not here
+            dirs = [str(Path(d).expanduser().resolve()) for d in os.environ[var].split(os.pathsep) if d.strip()]
+            env.append((var, os.pathsep.join(dirs)))
     if spec.action == "play" and runtime_uid is not None:
         run = f"/run/user/{runtime_uid}"
         env += [("XDG_RUNTIME_DIR", run), ("DBUS_SESSION_BUS_ADDRESS", f"unix:path={run}/bus")]

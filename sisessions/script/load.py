@@ -13,6 +13,8 @@ from sisessions.script.model import (
     ID_RE,
     ITEM_SIDES,
     NO_BED,
+    PHASES,
+    PAIN_LIMITS,
     PRIORITY_RANGE,
     STAGES,
     Breathe,
@@ -20,6 +22,7 @@ from sisessions.script.model import (
     Item,
     Loc,
     Pattern,
+    PainRules,
     Pause,
     Program,
     Repeat,
@@ -39,6 +42,7 @@ from sisessions.script.reader import (
 # ---------------------------------------------------------------- patterns
 
 STEP_KEYS = ("say", "pause", "breathe", "repeat", "chime")
+PHASED = ("say", "pause")  # the steps that may name their phase (SPEC §2.2)
 
 
 def _steps(r: Reader, node: yaml.Node, *, sided: bool, depth: int) -> tuple[Step, ...]:
@@ -48,8 +52,12 @@ def _steps(r: Reader, node: yaml.Node, *, sided: bool, depth: int) -> tuple[Step
     out: list[Step] = []
     for snode in node.value:
         step = _step(r, snode, sided=sided, depth=depth)
-        if step is not None:
-            out.append(step)
+        if step is None:
+            continue
+        # a pause with no phase continues the phase of the say or pause just before it
+        if isinstance(step, Pause) and step.phase is None and out and isinstance(out[-1], (Say, Pause)):
+            step = Pause(step.seconds, step.loc, out[-1].phase)
+        out.append(step)
     return tuple(out)
 
 
@@ -61,24 +69,35 @@ def _step(r: Reader, node: yaml.Node, *, sided: bool, depth: int) -> Step | None
             return None
         check_placeholders(r, node, text, sided=sided, in_repeat=depth > 0)
         return Say(text, loc)
-    if not isinstance(node, yaml.MappingNode) or len(node.value) != 1:
-        n = len(node.value) if isinstance(node, yaml.MappingNode) else 0
+    keys = [k.value for k, _ in node.value] if isinstance(node, yaml.MappingNode) else []
+    kinds = [k for k in keys if k != "phase"]
+    if not isinstance(node, yaml.MappingNode) or len(kinds) != 1:
+        n = len(kinds)
         extra = f" (this one has {n} keys)" if n > 1 else ""
         r.error(node, f"a step must have exactly one of: {', '.join(STEP_KEYS)}{extra}")
         return None
-    m = r.mapping(node, "a step", STEP_KEYS)
-    if not m:
+    m = r.mapping(node, "a step", STEP_KEYS + ("phase",))
+    if not m or "phase" in m and len(m) == 1:
         return None
+    phase = None
+    if "phase" in m:
+        pnode = m.pop("phase")[1]
+        if next(iter(m)) not in PHASED:
+            r.error(pnode, f"phase belongs on a say or pause step, not on {next(iter(m))}")
+            return None
+        phase = r.choice(pnode, "phase", PHASES)
+        if phase is None:
+            return None
     (key, (_, v)), = m.items()
     if key == "say":
         text = r.text(v, "say", spoken=True)
         if text is None:
             return None
         check_placeholders(r, v, text, sided=sided, in_repeat=depth > 0)
-        return Say(text, loc)
+        return Say(text, loc, phase)
     if key == "pause":
         s = r.number(v, "pause", 0, 600, lo_open=True)
-        return None if s is None else Pause(s, loc)
+        return None if s is None else Pause(s, loc, phase)
     if key == "breathe":
         if isinstance(v, yaml.MappingNode):
             bm = r.mapping(v, "breathe", ("count", "cue"), ("count",))
@@ -165,7 +184,7 @@ def _pattern(r: Reader, m: dict, node: yaml.Node, ident: str, path: Path, before
 # ---------------------------------------------------------------- sessions
 
 SESSION_KEYS = ("title", "about", "intro", "outro", "rest_between", "chime", "breath", "bed", "items")
-ITEM_KEYS = ("pattern", "repetitions", "side", "optional", "priority")
+ITEM_KEYS = ("pattern", "repetitions", "side", "optional", "priority", "keep")
 
 
 def _item(r: Reader, node: yaml.Node) -> Item | None:
@@ -192,6 +211,11 @@ def _item(r: Reader, node: yaml.Node) -> Item | None:
         marks["optional"] = r.boolean(m["optional"][1], "optional")
     if "priority" in m:
         marks["priority"] = r.integer(m["priority"][1], "priority", *PRIORITY_RANGE)
+    if "keep" in m:
+        marks["keep"] = r.boolean(m["keep"][1], "keep")
+    if marks.get("keep") and marks.get("optional"):
+        r.error(m["keep"][0], "an item cannot be both 'keep: true' and 'optional: true'")
+        return None
     if pid is None or side is None or ("repetitions" in m and reps is None) or None in marks.values():
         return None
     return Item(pid, loc, reps, side, **marks)
@@ -285,21 +309,24 @@ def load_program(path: Path, problems: list[Problem] | None = None, library=None
     return _load(path, problems, "a programme", PROGRAM_KEYS, ("title", "stages"), build)
 
 
-PROGRAM_KEYS = ("title", "about", "stages", "then")
+PROGRAM_KEYS = ("title", "about", "stages", "then", "gentle", "pain")
 
 
 def _program(r: Reader, m: dict, node: yaml.Node, ident: str, path: Path, before: int,
              library=None) -> Program | None:
     title = r.text(m["title"][1], "title") if "title" in m else None
     about = r.text(m["about"][1], "about") if "about" in m else None
-    then = None
     refs: list[tuple[str, Loc]] = []
-    if "then" in m:
-        then = r.typed(m["then"][1])
-        if then is None or not ID_RE.match(then):
-            r.error(m["then"][1], "then must be a session id")
-        else:
-            refs.append((then, r.loc(m["then"][1])))
+    named = {}
+    for key in ("then", "gentle"):
+        if key in m:
+            sid = r.typed(m[key][1])
+            if sid is None or not ID_RE.match(sid):
+                r.error(m[key][1], f"{key} must be a session id")
+            else:
+                named[key] = sid
+                refs.append((sid, r.loc(m[key][1])))
+    pain = _pain_rules(r, m["pain"][1]) if "pain" in m else PainRules()
     stages = []
     snode = m["stages"][1] if "stages" in m else None
     if snode is not None:
@@ -323,5 +350,22 @@ def _program(r: Reader, m: dict, node: yaml.Node, ident: str, path: Path, before
             if sid not in library.sessions:
                 r.problems.append(loc.problem(f"unknown session '{sid}'"))
     if len(r.problems) == before:
-        return Program(ident, str(path), title, tuple(stages), about, then)
+        return Program(ident, str(path), title, tuple(stages), about, named.get("then"),
+                       named.get("gentle"), pain)
     return None
+
+
+def _pain_rules(r: Reader, node: yaml.Node) -> PainRules:
+    """The `pain:` block: thresholds of `today`'s light, each a whole number in its range."""
+    pm = r.mapping(node, "pain", PAIN_LIMITS) or {}
+    values = {}
+    for key, (lo, hi) in PAIN_LIMITS.items():
+        if key in pm:
+            v = r.integer(pm[key][1], f"pain: {key}", lo, hi)
+            if v is not None:
+                values[key] = v
+    rules = PainRules(**values)
+    if rules.amber < rules.green:
+        where = pm["amber"][1] if "amber" in pm else pm["green"][1]
+        r.error(where, f"pain: amber ({rules.amber}) must be at least green ({rules.green})")
+    return rules

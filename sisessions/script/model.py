@@ -11,12 +11,13 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 STAGES = ("unlock", "reshape", "reinforce")
 ITEM_SIDES = ("working", "other", "both", "left", "right")
 SIDES = ("left", "right")
+PHASES = ("tighten", "release", "rest", "move")  # SPEC §2.2: the part of a movement a step belongs to
 DEFAULT_REST = 10.0
 DEFAULT_BREATH_IN = 4.0
 DEFAULT_BREATH_OUT = 6.0
 DEFAULT_PRIORITY = 5
 PRIORITY_RANGE = (1, 9)
-BUILTIN_BEDS = ("brown", "drone")  # made by output/bed.py; any other `bed:` is an audio file
+BUILTIN_BEDS = ("brown", "drone")  # made by sources/bed.py; any other `bed:` is an audio file
 NO_BED = "off"                     # `--bed off`: none, even when the session names one
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
@@ -34,12 +35,14 @@ class Loc:
 class Say:
     text: str
     loc: Loc
+    phase: str | None = None
 
 
 @dataclass(frozen=True)
 class Pause:
     seconds: float
     loc: Loc
+    phase: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class Item:
     side: str = "working"
     optional: bool = False           # --minutes below scaling: left out before unmarked items
     priority: int = DEFAULT_PRIORITY  # --minutes below scaling: lower priorities go first
+    keep: bool = False               # --minutes never leaves it out (a step the rest needs)
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,21 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class PainRules:
+    """A programme's pain-monitoring thresholds (0-10 scale; `today`'s light)."""
+
+    green: int = 3          # pain after a session at most this: go on
+    amber: int = 5          # at most this (and settled by the next morning): same session again
+    rise: int = 2           # morning pain this much above its median: red
+    baseline_days: int = 7  # the days the morning median is taken over
+    refer_after: int = 3    # red days in a row before `today` says to see a professional
+
+
+PAIN_LIMITS = {"green": (0, 10), "amber": (0, 10), "rise": (1, 10), "baseline_days": (1, 90),
+               "refer_after": (1, 30)}
+
+
+@dataclass(frozen=True)
 class Program:
     id: str
     path: str
@@ -126,3 +145,5 @@ class Program:
     stages: tuple[Stage, ...]
     about: str | None = None
     then: str | None = None  # the session for every day after the last stage
+    gentle: str | None = None  # the session for a red day; None: the stage's session, shorter
+    pain: PainRules = PainRules()

@@ -32,12 +32,29 @@ CEILING_DBTP = -4.0
 # start, and a warm start must not pay for them when nothing is synthesized.
 
 
-def load(path: Path):
-    """The engine's file as float samples in [-1, 1] at the internal rate, mono."""
-    import numpy as np
+def _pydub():
+    """pydub's AudioSegment, pointed at our ffmpeg.
+
+    pydub looks for a program named `ffmpeg` on PATH as it is imported and warns when there is
+    none; the one imageio-ffmpeg bundles has another name, so on a machine without a system
+    ffmpeg every synthesis printed "Couldn't find ffmpeg or avconv" although the very next line
+    gives pydub the bundled one. That warning alone is silenced (a filter, not a
+    catch_warnings block: voice threads may import this at the same time).
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Couldn't find ffmpeg or avconv", category=RuntimeWarning)
     from pydub import AudioSegment
 
     AudioSegment.converter = ffmpeg_exe()
+    return AudioSegment
+
+
+def load(path: Path):
+    """The engine's file as float samples in [-1, 1] at the internal rate, mono."""
+    import numpy as np
+
+    AudioSegment = _pydub()
     try:
         seg = AudioSegment.from_file(str(path))
     except Exception as e:  # pydub raises several kinds for unreadable audio

@@ -1,6 +1,6 @@
 """The engine interface, the registry, and the client that talks to an engine's worker process.
 
-Every engine runs in a worker process of its own (`python -m sisessions.engines.worker`):
+Every engine runs in a worker process of its own (`python -m sisessions.voice.engines.worker`):
 pyttsx3's espeak-ng library and piper-tts crashed one process when loaded together, an engine
 that crashes or hangs must never take the session down, and pyttsx3's chatter on stdout
 stays out of the user's terminal. The parent never imports an engine library: everything the
@@ -25,8 +25,6 @@ from typing import Any
 
 from sisessions.errors import EngineError, UsageError
 
-DEFAULT_RATE = 110  # words per minute, measured on the audio (SPEC: slow, 120 or less)
-RATE_RANGE = (60, 200)
 # The engines in order of preference: the first installed one is the default.
 REGISTRY: dict[str, str] = {
     "piper": "sisessions.voice.engines.piper:PiperEngine",
@@ -106,13 +104,6 @@ def get_engine(name: str | None = None) -> Engine:
     if name not in REGISTRY:
         raise UsageError(f"unknown engine '{name}'; choose one of: {', '.join(REGISTRY)}")
     return _load_class(REGISTRY[name])()
-
-
-def check_rate(rate: int) -> int:
-    lo, hi = RATE_RANGE
-    if not lo <= rate <= hi:
-        raise UsageError(f"--rate must be from {lo} to {hi} words per minute; got {rate}")
-    return rate
 
 
 def dist_version(dist: str) -> str:
@@ -226,6 +217,18 @@ class Worker:
                 f.close()
             except (OSError, ValueError, AttributeError):
                 pass
+
+
+def voices(engine: Engine) -> list[dict]:
+    """The voices an installed engine offers (each {"id", "name"}), asked of a worker of its own:
+    only a worker ever loads an engine's library."""
+    from sisessions.choices import DEFAULT_RATE  # any rate opens a worker; the default is one
+
+    w = Worker(engine.settings(None, DEFAULT_RATE))
+    try:
+        return w.request({"op": "voices"}, engine_timeout(""))["voices"]
+    finally:
+        w.close()
 
 
 def _exit_detail(code: int | None) -> str:

@@ -1,0 +1,1 @@
+"""The program's own sounds and picture (chime, bed, tone, cover): below both output/ and play/."""
