@@ -53,7 +53,8 @@ sys.path.insert(0, str(ROOT))
 
 from sisessions import app  # noqa: E402
 from sisessions.audio import RATE, ffmpeg_exe  # noqa: E402
-from sisessions.play import listen, tone  # noqa: E402
+from sisessions.play import listen  # noqa: E402
+from sisessions.sources import tone  # noqa: E402
 from sisessions.play import spotter as S  # noqa: E402
 
 SR = S.MIC_RATE
