@@ -384,6 +384,7 @@ def days_ago(n: int) -> str:
 @pytest.mark.parametrize("history, light", [
     ([], "green"),
     ([("--done", "first", 1), ("--pain", "7", 1)], "red"),
+    ([("--done", "first", 1), ("--pain", "9", 1)], "red"),  # pain 8+: see a professional, said plainly
 ])
 def test_the_page_says_todays_light_and_reason_in_one_sentence(own, drv, history, light):
     for flag, value, ago in history:
@@ -394,8 +395,9 @@ def test_the_page_says_todays_light_and_reason_in_one_sentence(own, drv, history
     open_page(drv, own)
     ready_to_play(drv)
     said = drv.find_element("id", "reason").text
-    assert said.lower().startswith(light) and today["reason"] in said, (said, today)
-    assert said.count(light.title()) == 1  # the light named once, in words
+    assert today["reason"] in said, (said, today)
+    assert said.count(light.title() + ":") == 1  # the light named once, in words
+    assert ("doctor or physiotherapist" in said) == today["refer"], (said, today)
     assert drv.find_element("id", "light").get_attribute("data-light") == light
 
 
