@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 PROBE = ("import time; t = time.perf_counter(); "
-         "from sisessions.engines.base import get_engine; e = get_engine(None); t1 = time.perf_counter(); "
+         "from sisessions.voice.engines.base import get_engine; e = get_engine(None); t1 = time.perf_counter(); "
          "e.settings(None, 110); t2 = time.perf_counter(); "
          "print((t1 - t) * 1000, (t2 - t1) * 1000)")
 

@@ -24,7 +24,7 @@ from sisessions.plan.timeline import (
     expand,
     place,
 )
-from sisessions.practice import log, settings, today
+from sisessions.practice import log, today
 from sisessions.script.library import Library
 from sisessions.script.model import NO_BED, Session
 from sisessions.voice.cache import Cache
@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for; the expor
     from sisessions.sources.bed import Bed
 
 __all__ = ["Choices", "Prepared", "open_library", "resolve_today", "today_decision", "resolve_side",
-           "prepare", "open_speech", "speech_session", "texts", "plan", "export_request", "export",
+           "check_wanted", "prepare", "open_speech", "speech_session", "texts", "plan", "export_request", "export",
            "play_and_log", "done_elsewhere", "past_or_today", "record_check", "record_pain", "duration_text"]
 
 
@@ -58,13 +58,14 @@ def open_library(scripts: tuple[str, ...] = ()) -> Library:
     return lib
 
 
-def resolve_today(library: Library, name: str, side: str | None = None) -> tuple[str, today.Decision | None]:
+def resolve_today(library: Library, name: str, side: str | None = None,
+                  on: date | None = None) -> tuple[str, today.Decision | None]:
     """SESSION as given, with `today` turned into the day's decision (SPEC §8): the one place
     that does it (a session or pattern of yours named `today` keeps its name). `side` is a
-    `--side` given."""
+    `--side` given; `on` another day than today (what `today` was then)."""
     if name != today.NAME or today.NAME in library.sessions or today.NAME in library.patterns:
         return name, None
-    d = today.decide(library, side=side)
+    d = today.decide(library, on=on, side=side)
     return d.session, d
 
 
@@ -74,18 +75,31 @@ def today_decision(library: Library, side: str | None = None) -> today.Decision:
 
 
 def resolve_side(library: Library, session: Session, option: str | None = None,
-                 unattended: bool = False) -> today.Side | None:
+                 unattended: bool = False, on: date | None = None) -> today.Side | None:
     """The side a session uses (SPEC §8): --side, today's check, the saved side; None when the
     session needs none. Nothing found: both sides evenly when nobody can answer (a schedule),
     else exit 2 pointing at the check session."""
-    if not today.needs_side(library, session):
+    if not today.uses_side(library, session):
         return None
-    side = today.resolve_side(option)
+    side = today.resolve_side(option, on)
     if side.side is None:
+        if not today.needs_side(library, session):
+            return None  # only items on both sides: left first, no side needed
         if not unattended:
             raise UsageError(today.CHECK_HOWTO)
         side = today.Side("both", None, "both sides evenly: no check today and no side saved")
     return side
+
+
+def check_wanted(library: Library, name: str, choices: Choices) -> bool:
+    """Whether `play` should start with the short check (SPEC §8): the session (for `today`,
+    today's decision) needs a side, none was given with --side, and no check is recorded today.
+    After asking, record the answer with record_check and prepare() takes the side from it; with
+    no answer, prepare(..., unattended=True) takes the saved side, else both sides evenly."""
+    if choices.side:
+        return False
+    sid, _decision = resolve_today(library, name)
+    return today.needs_side(library, library.session(sid)) and log.check_on(date.today()) is None
 
 
 def _opening(decision: today.Decision | None, side: today.Side | None) -> list[str]:
@@ -137,7 +151,8 @@ def prepare(library: Library, name: str, choices: Choices, unattended: bool = Fa
 def _with_opening(events: tuple[Event, ...], lines: list[str]) -> tuple[Event, ...]:
     if not lines:
         return events
-    at = max(i for i, e in enumerate(events) if e.kind == Kind.SAY and e.text == SAFETY_LINES[-1]) + 1
+    at = next((i + 1 for i in range(len(events) - 1, -1, -1)
+               if events[i].kind == Kind.SAY and events[i].text == SAFETY_LINES[-1]), 0)
     return events[:at] + tuple(Event(Kind.SAY, text=t) for t in lines) + events[at:]
 
 
@@ -194,8 +209,9 @@ def done_elsewhere(library: Library, name: str, day: date | None = None) -> log.
     export), so that the streak and `today`'s programme move on as after a play here. `day`: a
     day before today (`log --done SESSION --date D`)."""
     day = past_or_today(day)
-    session = library.session(resolve_today(library, name)[0] if day == date.today() else name)
-    side = settings.saved_side()
+    session = library.session(resolve_today(library, name, on=day)[0])
+    chosen = resolve_side(library, session, unattended=True, on=day)
+    side = chosen.side if chosen else None
     minutes = estimated(session, library, PlanOptions(side=side or "left")).seconds / 60
     rec = log.play_record(session.id, side, 1.0, "elsewhere", True, None, minutes, time=log.time_on(day))
     log.append(rec)

@@ -15,10 +15,10 @@ from enum import StrEnum
 from typing import Any
 
 from sisessions.errors import UsageError
+from sisessions.script.model import SIDES
 
 DEFAULT_RATE = 110  # words per minute, measured on the audio (SPEC: slow, 120 or less)
 RATE_RANGE = (60, 200)
-SIDES = ("left", "right")
 ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")  # a session or pattern id, as the page sends it
 MAX_IDS = 50
 

@@ -209,6 +209,8 @@ BAD = [
     ('{"session": "short", "completed": "yes", "minutes": 1}', "application/json", 400),
     ('{"session": "short", "completed": true, "minutes": NaN}', "application/json", 400),
     ('{"session": "short", "completed": true}', "application/json", 400),
+    ('{"session": "short", "completed": true, "minutes": 1, "side": "up"}', "application/json", 400),
+    ('{"session": "short", "completed": true, "minutes": 1, "pace": 9}', "application/json", 400),
     ('["short"]', "application/json", 400),
     ('session=short&completed=true&minutes=1', "application/x-www-form-urlencoded", 400),  # a form from another site
 ]

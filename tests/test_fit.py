@@ -273,3 +273,13 @@ def test_phase_floors_hold_under_minutes_and_pace(tmp_path):
         pauses = [e for e in expand(f_.session, library, f_.opts) if e.kind == "pause"]
         assert all(e.seconds >= 8.0 for e in pauses if e.phase == "release")
         assert all(e.seconds >= 6.0 for e in pauses if e.phase == "rest")
+
+
+def test_a_short_range_is_named_in_tenths_not_as_between_2_and_2(library):
+    """The quick check lasts under two minutes: its range reads 'between 1.6 and 2.3', say."""
+    import re
+
+    with pytest.raises(UsageError) as e:
+        fit_options(session_for_pattern(library.pattern("quick-check")), library, PlanOptions(), 10)
+    lo, hi = map(float, re.search(r"between ([\d.]+) and ([\d.]+) minutes", str(e.value)).groups())
+    assert lo < hi, str(e.value)

@@ -194,7 +194,7 @@ def test_show_json_cli_matches_spec_shape(cli):
     d = json.loads(out)
     assert set(d) >= {"session", "title", "side", "pace", "duration", "cues"}
     assert d["session"] == "fixed" and d["pace"] == 1.0
-    assert set(d["cues"][0]) >= {"start", "duration", "kind", "text", "pattern"}
+    assert set(d["cues"][0]) >= {"start", "duration", "kind", "text", "pattern", "phase", "side"}
     assert d["cues"][-1]["start"] + d["cues"][-1]["duration"] == pytest.approx(d["duration"], abs=0.002)
 
 
@@ -226,3 +226,21 @@ def test_without_phases_nothing_is_lengthened():
     a = plan("mini", side="left", pace=0.5)
     assert all(c.phase is None for c in a.cues)
     assert [c.frames for c in a.cues if c.kind == "pause"][0] == pytest.approx(0.75 * RATE, abs=1)
+
+
+def test_show_json_cues_carry_the_phase_and_side_of_a_builtin_pattern(cli):
+    """SPEC §4: every cue has `phase` and `side`; a repetition of a floor pattern is phased."""
+    d = json.loads(cli("show", "washrag", "--side", "right", "--json", "--engine", "espeak", check=0).stdout)
+    cues = [c for c in d["cues"] if c["pattern"] == "washrag"]
+    assert {c["side"] for c in cues} == {"right"}
+    assert {c["phase"] for c in cues} >= {"tighten", "release", "rest"}
+    assert all(c["phase"] is None and c["side"] is None for c in d["cues"] if c["pattern"] is None)
+
+
+@pytest.mark.parametrize("seconds,shown", [(0, "0:00.0"), (59.96, "1:00.0"), (599.96, "10:00.0"),
+                                           (61.24, "1:01.2"), (3600.0, "60:00.0")])
+def test_the_show_table_clock_never_reads_60_seconds(seconds, shown):
+    """`show --minutes 10` ended on '9:60.0 end' (599.96 s rounded only after the minutes split)."""
+    from sisessions.cli.report import _clock
+
+    assert _clock(round(seconds * RATE), RATE) == shown

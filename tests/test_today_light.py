@@ -22,6 +22,7 @@ SESSIONS = {
            "  - hello\n  - hello\n  - hello\n  - hello\n  - hello\n  - hello\n  - hello\n  - reach\n",
     "two": "title: Stage two\nchime: false\nitems:\n  - hello\n  - reach\n",
     "soft": "title: Soft and short\nchime: false\nitems:\n  - hello\n",
+    "evenly": "title: Evenly\nchime: false\nitems:\n  - pattern: reach\n    side: both\n",
 }
 
 
@@ -284,3 +285,28 @@ def test_a_scheduled_run_with_no_side_known_does_both_sides_evenly(person):
     assert shown["side"] == "both"
     assert [c["side"] for c in shown["cues"] if c["pattern"] == "reach" and c["kind"] == "say"][:2] == ["left", "right"]
     assert "No side is known, so today each side is done evenly." in [c["text"] for c in shown["cues"]]
+
+
+def test_done_today_for_a_past_day_is_what_today_was_then(person):
+    person.log("--check", "left", "--date", day(3))
+    for n in (3, 2, 1):
+        person.done(n, "today")
+    out = person.run("log", "--days", "4", check=0).stdout
+    assert out.count("  one") == 2 and out.count("  two") == 1  # two days of stage one, then two
+    t = person.today()
+    assert (t["session"], t["stage"], t["day"]) == ("two", 2, 2)
+
+
+def test_check_wanted_before_a_sided_session_until_a_check_today(person):
+    from sisessions import app
+
+    lib = app.open_library((str(person.lib),))
+    assert app.check_wanted(lib, "today", app.Choices()) is True
+    assert app.check_wanted(lib, "today", app.Choices(side="left")) is False
+    assert app.check_wanted(lib, "soft", app.Choices()) is False  # no sided pattern
+    assert app.check_wanted(lib, "evenly", app.Choices()) is False  # both sides: no side needed
+    assert app.prepare(lib, "evenly", app.Choices()).opts.side is None
+    assert app.record_check("same") is True
+    assert app.check_wanted(lib, "today", app.Choices()) is False
+    p = app.prepare(lib, "today", app.Choices())
+    assert (p.opts.side, p.side.source, p.decision.session) == ("both", "check", "one")

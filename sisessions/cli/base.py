@@ -5,15 +5,14 @@ import contextlib
 import functools
 import math
 import os
-import signal
 import sys
-import threading
 
 import click
 
 from sisessions import __version__
 from sisessions.choices import SIDES, Choices, Kind, flag
 from sisessions.errors import ScriptError, SisessionsError
+from sisessions.signals import stop_on_signals
 
 SIDE_CHOICE = click.Choice(list(SIDES))
 
@@ -24,45 +23,13 @@ def _sentence(msg: str) -> str:
     return msg if msg.endswith((".", "!", "?")) else msg + "."
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: stop as Ctrl-C does, so every clean-up (temp files, workers) runs."""
-
-
-_STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
-
-
-@contextlib.contextmanager
-def _stop_on_signals():
-    """Turn SIGTERM and SIGHUP into Terminated in the main thread for the command's run.
-
-    Their default action ends the process at once (exit 143/129, no message, a hidden .part
-    left beside an export). Once raised, later ones are ignored so they cannot cut the
-    clean-up short; SIGKILL still ends everything.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum, _frame):
-        for s in _STOP_SIGNALS:
-            signal.signal(s, signal.SIG_IGN)
-        raise Terminated(signum)
-
-    old = {s: signal.signal(s, stop) for s in _STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
 class App(click.Group):
     """The one place where errors become a message and an exit code (SPEC §5)."""
 
     def invoke(self, ctx):
         debug = ctx.params.get("debug") or bool(os.environ.get("SISESSIONS_DEBUG"))
         try:
-            with _stop_on_signals():
+            with stop_on_signals():
                 return super().invoke(ctx)
         except ScriptError as e:
             for p in e.problems:

@@ -4,42 +4,22 @@ from __future__ import annotations
 from typing import Iterator
 
 from sisessions.errors import SisessionsError
-from sisessions.plan.timeline import (
-    Kind,
-    PlanOptions,
-    Timeline,
-    duration_text,
-    estimated,
-)
+from sisessions.plan.catalogue import catalogue
+from sisessions.plan.timeline import Kind, Timeline, duration_text
 from sisessions.script.library import Library
-from sisessions.script.load import session_for_pattern
-
-
-def _length(library: Library, session, opts: PlanOptions) -> str:
-    try:
-        return "~" + duration_text(estimated(session, library, opts).seconds)
-    except SisessionsError:
-        return "invalid"
 
 
 def listing(library: Library) -> Iterator[str]:
     """Ids, titles, stages and planned lengths (speech estimated from word counts)."""
     from sisessions.practice import settings
 
-    opts = PlanOptions(side=settings.saved_side() or "left")  # read once, not per row
     rows = []
-    for sid in sorted(library.sessions):
-        try:
-            s = library.session(sid)
-            rows.append(("session", sid, s.title, "", _length(library, s, opts)))
-        except SisessionsError:
-            rows.append(("session", sid, "(invalid: run `sisessions validate`)", "", ""))
-    for pid in sorted(library.patterns):
-        try:
-            p = library.pattern(pid)
-            rows.append(("pattern", pid, p.title, p.stage or "", _length(library, session_for_pattern(p), opts)))
-        except SisessionsError:
-            rows.append(("pattern", pid, "(invalid: run `sisessions validate`)", "", ""))
+    for e in catalogue(library, settings.saved_side()):
+        if e.title is None:
+            rows.append((e.kind, e.id, "(invalid: run `sisessions validate`)", "", ""))
+        else:
+            length = "~" + duration_text(e.seconds) if e.seconds is not None else "invalid"
+            rows.append((e.kind, e.id, e.title, e.stage, length))
     wid = max((len(r[1]) for r in rows), default=10)
     wt = max((len(r[2]) for r in rows), default=10)
     kind = None
@@ -53,8 +33,9 @@ def listing(library: Library) -> Iterator[str]:
 
 
 def _clock(frames: int, rate: int) -> str:
-    s = frames / rate
-    return f"{int(s // 60):d}:{s % 60:04.1f}"
+    """M:SS.s, rounded to the tenth first, so 599.96 s reads 10:00.0 and never 9:60.0."""
+    m, s = divmod(round(frames * 10 / rate), 600)
+    return f"{m:d}:{s / 10:04.1f}"
 
 
 def table(tl: Timeline) -> Iterator[str]:
@@ -70,7 +51,7 @@ def table(tl: Timeline) -> Iterator[str]:
 
 
 def engine_lines(with_voices: bool) -> Iterator[str]:
-    from sisessions.voice.engines.base import REGISTRY, get_engine
+    from sisessions.voice.engines.base import REGISTRY, get_engine, voices  # `list` and `show` do without
 
     default = None
     try:
@@ -86,13 +67,5 @@ def engine_lines(with_voices: bool) -> Iterator[str]:
         voice, _ = e.resolve_voice(None)
         yield f"{name:<8} {e.label}{mark}; default voice: {voice}"
         if with_voices:
-            from sisessions.choices import DEFAULT_RATE
-            from sisessions.voice.engines.base import Worker, engine_timeout
-
-            w = Worker(e.settings(None, DEFAULT_RATE))
-            try:
-                voices = w.request({"op": "voices"}, engine_timeout(""))["voices"]
-            finally:
-                w.close()
-            for v in voices:
+            for v in voices(e):
                 yield f"           {v['id']:<28} {v.get('name', '')}"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Iterator
 from sisessions import paths
 from sisessions.errors import AudioError, SisessionsError, UsageError
 from sisessions.fileio import atomic_write_text, clean_stale_parts, temp_dir
-from sisessions.output import transcript
+from sisessions.output import retention, transcript
 from sisessions.output.chapters import Chapter, chapters
 from sisessions.output.mp3 import encode_within_norm, write_mp3
 from sisessions.output.render import cues_chunks, render
@@ -30,7 +30,6 @@ from sisessions.voice.speech import Speech
 if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for
     from sisessions.sources.bed import Bed
 
-MANIFEST = ".sisessions-exports.json"  # what --to wrote, so --keep only ever removes those
 SET_MANIFEST = ".sisessions-set.json"  # in a --split folder: the files of the set it wrote
 
 
@@ -95,8 +94,7 @@ def write_session_mp3(tl: Timeline, speech: Speech, target: Path, bitrate: int, 
 
 def check(req: Request) -> None:
     """The mistakes in a request that can be told before any audio is made."""
-    if req.keep is not None and not req.to:
-        raise UsageError("--keep needs --to DIR: it only tidies a folder that --to writes into")
+    retention.check(req.keep, req.to)
     if req.to and req.output:
         raise UsageError("give either -o or --to, not both")
     if req.to and Path(req.to).expanduser().exists() and not Path(req.to).expanduser().is_dir():
@@ -155,7 +153,7 @@ def _export_to(tl: Timeline, speech: Speech, req: Request) -> Written:
         target = folder / f"{stem}.mp3"
         files = write_session_mp3(tl, speech, target, req.bitrate, req.album, req.sidecars, today, req.bed)
         done = Written(target, tuple(files))
-    removed = record(folder, tl.session, today, done.files, req.keep)
+    removed = retention.record(folder, tl.session, today, done.files, req.keep)
     return replace(done, removed=tuple(removed))
 
 
@@ -264,69 +262,3 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-# ---------------------------------------------------------------- the --to manifest and --keep
-
-
-def _load_manifest(folder: Path) -> list[dict]:
-    try:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        entries = data["exports"]
-        return [e for e in entries if isinstance(e, dict) and isinstance(e.get("files"), dict)]
-    except (OSError, ValueError, KeyError, TypeError):
-        # unreadable: start afresh. Files listed only there are then never removed, which is
-        # the safe way to be wrong.
-        return []
-
-
-def record(folder: Path, session: str, date: datetime.date, files, keep: int | None) -> list[Path]:
-    """Note the files just written; with `keep`, remove this session's older exports beyond N.
-
-    Only files listed in the manifest are ever removed, and only while they still have the
-    size they were written with (a file you replaced under the same name is yours).
-    """
-    folder = Path(folder)
-    rels = {p.relative_to(folder).as_posix(): p.stat().st_size for p in files}
-    old = _load_manifest(folder)
-    # the order of writing: a counter, since two exports can share a date and even a second
-    seq = 1 + max((e["seq"] for e in old if isinstance(e.get("seq"), int)), default=0)
-    entries = [e for e in old if not set(e["files"]) & set(rels)]
-    this = {"session": session, "date": date.isoformat(), "seq": seq,
-            "written": datetime.datetime.now().isoformat(timespec="seconds"), "files": rels}
-    entries.append(this)
-    removed: list[Path] = []
-    if keep is not None:
-        def newest_first(e: dict) -> tuple:
-            n = e.get("seq") if isinstance(e.get("seq"), int) else 0  # before numbering: oldest
-            return (str(e.get("date")), n)
-
-        mine = sorted((e for e in entries if e.get("session") == session), key=newest_first, reverse=True)
-        for e in mine[keep:]:
-            if e is this:  # what this run just wrote is never removed by it
-                continue
-            removed += _remove(folder, e)
-            entries.remove(e)
-    atomic_write_text(folder / MANIFEST, json.dumps({"version": 1, "exports": entries}, indent=1) + "\n")
-    return removed
-
-
-def _remove(folder: Path, entry: dict) -> list[Path]:
-    root = folder.resolve()
-    removed, dirs = [], set()
-    for rel, size in entry["files"].items():
-        p = (folder / rel)
-        if Path(rel).is_absolute() or ".." in Path(rel).parts or not p.resolve().is_relative_to(root):
-            continue  # a hand-edited manifest can never make us delete outside the folder
-        try:
-            if p.is_file() and not p.is_symlink() and p.stat().st_size == size:
-                p.unlink()
-                removed.append(p)
-        except OSError:
-            continue
-        if p.parent != folder:
-            dirs.add(p.parent)
-    for d in sorted(dirs, key=lambda d: len(d.parts), reverse=True):
-        with contextlib.suppress(OSError):
-            d.rmdir()  # only when empty: anything you put there stays
-    return removed

@@ -127,22 +127,13 @@ class Api:
                     "side_from": None, "light": None, "reason": str(e), "minutes": None, "refer": False}
 
     def sessions(self, request: Request) -> Response:
-        from sisessions.plan.timeline import PlanOptions, estimated
+        from sisessions.plan.catalogue import catalogue
 
-        lib = self.library()
-        side = settings.saved_side() or "left"
-        out = []
-        for sid in sorted(lib.sessions):
-            try:
-                s = lib.session(sid)
-                tl = estimated(s, lib, PlanOptions(side=side))
-            except SisessionsError:
-                continue  # an invalid file: `validate` names it; the page lists the rest
-            patterns = list(dict.fromkeys(c.pattern for c in tl.cues if c.pattern))
-            out.append({"id": sid, "title": s.title, "minutes": round(tl.seconds / 60, 1),
-                        "sided": any(c.side for c in tl.cues),
-                        "patterns": [{"id": p, "title": tl.titles.get(p, p)} for p in patterns]})
-        return JSONResponse(out)
+        # an invalid file is left out: `validate` names it; the page lists the rest
+        return JSONResponse([{"id": e.id, "title": e.title, "minutes": round(e.seconds / 60, 1), "sided": e.sided,
+                              "patterns": [{"id": p, "title": t} for p, t in e.patterns]}
+                             for e in catalogue(self.library(), settings.saved_side())
+                             if e.kind == "session" and e.ok])
 
     # ------------------------------------------------------------ renders
 
@@ -211,7 +202,10 @@ class Api:
         side = data.get("side", settings.saved_side())
         if side not in (None, "left", "right", "both"):
             raise Bad("'side' must be left, right or both")
-        pace = _number(data, "pace", 0.5, 3.0, 1.0) or 1.0
+        try:  # the pace it was played with, checked as the session choice is
+            pace = Choices.from_json({"pace": data.get("pace")}).pace
+        except UsageError as e:
+            raise Bad(str(e)) from None
         stopped = data.get("stopped_in")
         if stopped is not None and not (isinstance(stopped, str) and SESSION_ID.match(stopped)):
             raise Bad("'stopped_in' must be a pattern id")

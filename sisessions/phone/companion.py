@@ -32,6 +32,8 @@ PUBLIC_CA = "/ca.crt"
 COOKIE = "sisessions"
 PAGE = Path(__file__).with_name("page.html")
 LOCKED = Path(__file__).with_name("locked.html")   # the 401 page: how to get in
+SCRIPTS = {"/offline.js": Path(__file__).with_name("offline.js"),  # the page's offline part (SPEC §9)
+           "/sw.js": Path(__file__).with_name("sw.js")}            # its service worker, at the root for scope /
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{22,128}$")   # 22 url-safe characters carry 132 bits
 # Paths a podcast app fetches: they carry ?t= in every request, since such apps keep no cookie.
 _TOKEN_IN_URL = re.compile(r"^/(feed\.xml|cover\.png|media/[0-9a-f]+/[^/]+)$")
@@ -39,8 +41,9 @@ HEADERS = [  # on every answer: no referrer (the token), no sniffing, no framing
     (b"referrer-policy", b"no-referrer"),
     (b"x-content-type-options", b"nosniff"),
     (b"content-security-policy",
-     b"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; "
-     b"media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+     b"default-src 'none'; script-src 'self' 'unsafe-inline'; worker-src 'self'; style-src 'unsafe-inline'; "
+     b"img-src 'self' data:; media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+     b"base-uri 'none'"),
 ]
 
 
@@ -159,6 +162,9 @@ def make_app(secret: str, scripts: tuple[str, ...] = (), cache_dir: str | None =
     def page(request: Request) -> Response:
         return files.send_file(request, PAGE)
 
+    def script(request: Request) -> Response:
+        return files.send_file(request, SCRIPTS[request.url.path])
+
     def media(request: Request) -> Response:
         f = renders.file(request.path_params["rid"], request.path_params["name"])
         return files.send_file(request, f) if f is not None else files.plain(404)
@@ -198,6 +204,8 @@ def make_app(secret: str, scripts: tuple[str, ...] = (), cache_dir: str | None =
 
     routes = [
         Route("/", page, methods=["GET", "HEAD"]),
+        Route("/offline.js", script, methods=["GET", "HEAD"]),
+        Route("/sw.js", script, methods=["GET", "HEAD"]),
         Route("/api/today", api.today),
         Route("/api/sessions", api.sessions),
         Route("/api/render", api.render, methods=["POST"]),

@@ -22,7 +22,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 TYPES = {".mp3": "audio/mpeg", ".xml": "application/rss+xml", ".json": "application/json",
          ".lrc": "text/plain; charset=utf-8", ".vtt": "text/vtt; charset=utf-8",
          ".m3u8": "audio/x-mpegurl", ".png": "image/png", ".wav": "audio/wav",
-         ".html": "text/html; charset=utf-8"}
+         ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 MAX_DIGITS = 15          # a byte position longer than this is past any file there is
 MAX_SEGMENT = 255        # a longer path segment cannot be a file name on Linux
 _PART = re.compile(r"\s*(\d*)\s*-\s*(\d*)\s*")

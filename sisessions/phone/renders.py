@@ -132,9 +132,9 @@ class Renders:
             rid, prepared, choices = self.jobs.get()
             try:
                 self._make(rid, prepared, choices)
+                self._tidy(prepared.session.id)  # before it is told ready: then the older ones are gone
                 with self.lock:
                     self.working.pop(rid, None)
-                self._tidy(prepared.session.id)
             except Exception as e:  # noqa: BLE001 - the page gets one sentence; the server goes on
                 msg = str(e) if isinstance(e, SisessionsError) else f"the render failed ({type(e).__name__}: {e})"
                 with self.lock:

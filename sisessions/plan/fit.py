@@ -123,7 +123,7 @@ def reachable(shortest: float, longest: float) -> str:
     """'it can last from about 12 to 48 minutes', the N that work, in whole minutes when possible."""
     lo, hi = shortest / (1 + AIM) / 60, longest / (1 - AIM) / 60
     a, b = math.ceil(lo), math.floor(hi)
-    if a > b:  # a short session: whole minutes would hide the range
+    if a >= b:  # a short session: whole minutes would hide the range ("between 2 and 2")
         a, b = math.ceil(lo * 10) / 10, math.floor(hi * 10) / 10
     return f"it can be fitted to between {a:g} and {b:g} minutes"
 

@@ -14,7 +14,6 @@ How the parts fit:
 """
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from sisessions.play.display import LineDisplay, TtyDisplay, View, clock
 from sisessions.play.feeder import Feeder
 from sisessions.play.prefetch import Clips
 from sisessions.play.program import Program
+from sisessions.signals import stop_on_signals
 
 TICK = 0.1                      # the main loop's pace: keys and Ctrl-C are handled within this
 
@@ -93,14 +93,6 @@ class Outcome:
         if self.ending is Ending.INTERRUPTED:
             raise Interrupted(msg)
         return msg
-
-
-class _Stop(Exception):
-    """SIGTERM or SIGHUP: stop like Ctrl-C."""
-
-
-def _raise_stop(signum, frame):
-    raise _Stop()
 
 
 class Session:
@@ -221,18 +213,13 @@ class Session:
         display = TtyDisplay(self.view, self.out, keys is not None) if tty else LineDisplay(self.view, self.out)
         self.display = display
         self.controller.subscribe(display.changed)
-        old = {}
-        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-            if sig is not None:
-                old[sig] = signal.signal(sig, _raise_stop)
         try:
-            return self._run_loop(player, keys, display)
-        except (KeyboardInterrupt, _Stop):
+            with stop_on_signals():  # SIGTERM and SIGHUP end the play as Ctrl-C does
+                return self._run_loop(player, keys, display)
+        except KeyboardInterrupt:
             self.feeder.stop()  # silence first, then everything else (MPRIS says Stopped on close)
             return Ending.INTERRUPTED
         finally:
-            for sig, h in old.items():
-                signal.signal(sig, h)
             if keys is not None:
                 keys.close()
             display.close()

@@ -62,24 +62,25 @@ class Pains:
 
     # ------------------------------------------------------------ pieces
 
+    def _window(self, day: dt.date, first: int, last: int):
+        """The days from `day - first` to `day - last`, newest first (the window is a week or
+        so: looking days up, never scanning a year of entries)."""
+        return (day - dt.timedelta(days=k) for k in range(last, first + 1))
+
     def median_before(self, day: dt.date) -> float | None:
         """The median morning pain over the `baseline_days` days before `day`."""
-        start = day - dt.timedelta(days=self.rules.baseline_days)
-        values = [v for d, v in self.morning.items() if start <= d < day]
+        values = [self.morning[d] for d in self._window(day, self.rules.baseline_days, 1) if d in self.morning]
         return statistics.median(values) if values else None
 
     def _last_after(self, day: dt.date, own: bool) -> tuple[dt.date, int] | None:
         """The pain after the last session before `day` (or on it, with `own`), within the
         window; None when a later session had no entry (its pain is not known)."""
-        end = day if own else day - dt.timedelta(days=1)
-        start = day - dt.timedelta(days=self.rules.baseline_days)
-        days = [d for d in self.after if start <= d <= end]
-        if not days:
-            return None
-        last = max(days)
-        if any(last < d <= end for d in self.played):
-            return None  # a later session without a check-in: its pain is not known
-        return last, self.after[last]
+        for d in self._window(day, self.rules.baseline_days, 0 if own else 1):
+            if d in self.after:
+                return d, self.after[d]
+            if d in self.played:
+                return None  # a later session without a check-in: its pain is not known
+        return None
 
     def settled(self, session_day: dt.date) -> tuple[bool, int] | None:
         """(settled, pain) for the morning after a session; None when it was not recorded."""
@@ -137,8 +138,10 @@ class Pains:
         morning = self._morning_note(day)
         if last and last[1] > g:
             s = self.settled(last[0])
-            settled = (f"settled by the next morning ({s[1]}/10 on {_d(last[0] + dt.timedelta(days=1))})"
-                       if s else "not yet known to settle by the next morning")
+            nxt = last[0] + dt.timedelta(days=1)
+            settled = (f"settled by the next morning ({s[1]}/10 on {_d(nxt)})" if s
+                       else "not yet known to settle by the next morning" if nxt >= day
+                       else "with no morning entry the day after")
             return Light(AMBER, f"pain after the session on {_d(last[0])} was {last[1]}/10 "
                                 f"(above {g}, at most {a}), {settled}")
         parts = []

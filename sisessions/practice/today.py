@@ -66,7 +66,7 @@ def _hold(light: str, check: log.Check | None) -> str | None:
     return None
 
 
-def walk(program: Program, records: list[log.Record], on: date) -> Today:
+def walk(program: Program, records: list[log.Record], on: date, pains: Pains | None = None) -> Today:
     """Walk the days in order through the stages.
 
     A day counts for a stage when a session of that stage was completed on it (several plays
@@ -75,7 +75,7 @@ def walk(program: Program, records: list[log.Record], on: date) -> Today:
     or a gap of a week, leaves the person where they were. A stage whose days are counted moves
     on, on a green day, unless the latest check could not tell the sides apart ("same").
     """
-    pains = Pains(records, program.pain)
+    pains = pains or Pains(records, program.pain)
     days: dict[date, set[str]] = {}
     checks: list[log.Check] = []
     for r in sorted(records, key=lambda r: datetime.fromisoformat(r.time).timestamp()):
@@ -177,6 +177,8 @@ def resolve_side(option: str | None = None, on: date | None = None,
     """The side a sided session uses: `--side`, else today's check ("same": both sides evenly),
     else the saved side (the newer of `side set` and the latest clear check), else None."""
     on = on or date.today()
+    if option == "both":
+        return Side("both", "option", "both sides evenly, as asked")
     if option:
         return Side(option, "option", f"the {option} side, as given with --side")
     if records is None:
@@ -203,10 +205,18 @@ def resolve_side(option: str | None = None, on: date | None = None,
                             "with `sisessions log --check left|right|same`")
 
 
-def needs_side(library: Library, session: Session | str) -> bool:
-    """Whether a session does a sided pattern on the working side (or its other, or both)."""
+def uses_side(library: Library, session: Session | str) -> bool:
+    """Whether a session does a sided pattern on the working side, its other, or both (working
+    side first when one is known)."""
     s = library.session(session) if isinstance(session, str) else session
     return any(it.side not in ("left", "right") and library.pattern(it.pattern).sided for it in s.items)
+
+
+def needs_side(library: Library, session: Session | str) -> bool:
+    """Whether a session does a sided pattern on the working side or its other (an item on
+    both sides, or on a fixed side, needs no working side)."""
+    s = library.session(session) if isinstance(session, str) else session
+    return any(it.side in ("working", "other") and library.pattern(it.pattern).sided for it in s.items)
 
 
 # ---------------------------------------------------------------- the decision (SPEC §8)
@@ -252,8 +262,8 @@ def decide(library: Library, on: date | None = None, side: str | None = None) ->
     on = on or date.today()
     prog = program(library)
     records, warnings = log.read()
-    t = walk(prog, records, on)
     pains = Pains(records, prog.pain)
+    t = walk(prog, records, on, pains)
     light = pains.light(on)
     refer = pains.refer(on)
     chosen = resolve_side(side, on, records)
@@ -270,7 +280,7 @@ def decide(library: Library, on: date | None = None, side: str | None = None) ->
         what = f"Green: {light.reason}; the programme goes on."
     else:
         what = f"Amber: {light.reason}; the same session again today, and the day does not count toward the stage."
-    sided = needs_side(library, library.session(session))
+    sided = uses_side(library, library.session(session))
     parts = []
     if refer:
         parts.append(f"Please see a doctor or physiotherapist before going on: {refer}.")
@@ -282,7 +292,7 @@ def decide(library: Library, on: date | None = None, side: str | None = None) ->
     return Decision(session=session, title=library.session(session).title, stage=stage, day=t.day, days=days,
                     side=chosen.side if sided else None, side_from=chosen.source if sided else None,
                     light=light.colour, reason=" ".join(parts), minutes=minutes, refer=refer is not None,
-                    needs_side=sided, warnings=tuple(warnings))
+                    needs_side=needs_side(library, library.session(session)), warnings=tuple(warnings))
 
 
 def resolve_name(library: Library) -> str:

@@ -10,6 +10,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from sisessions import signals
 from sisessions.schedule import lock
 from sisessions.schedule.spec import lock_path, log_path, what_args
 
@@ -59,8 +60,15 @@ def run(sid: str, args: list[str]) -> int:
             # even if this process is killed.
             # UNATTENDED: nobody may be there to answer, so with no side known the session is
             # done evenly on both sides rather than refused (SPEC §8).
-            rc = subprocess.run([sys.executable, "-m", "sisessions", *args], pass_fds=(fd,), check=False,
-                                env={**os.environ, UNATTENDED: "1"}).returncode
+            with subprocess.Popen([sys.executable, "-m", "sisessions", *args], pass_fds=(fd,),
+                                  env={**os.environ, UNATTENDED: "1"}) as child:
+                try:
+                    rc = signals.wait(child)
+                except KeyboardInterrupt:
+                    took = int(time.monotonic() - t0)
+                    _say("stopped", f"stopped from outside after {took // 60}:{took % 60:02d} "
+                                    f"(the run ended with exit {child.returncode})")
+                    raise
     except lock.Busy as busy:
         doing = "playing" if action == "play" else "running"
         _say("skipped", f"the previous run ({busy}) is still {doing}, so this one did nothing")
@@ -81,7 +89,7 @@ def last_run(log: Path | None) -> str:
     except FileNotFoundError:
         return "not run yet"
     for i in range(len(lines) - 1, -1, -1):
-        m = re.match(r"--- (\S+) (start|ok|failed|skipped): (.*)$", lines[i])
+        m = re.match(r"--- (\S+) (start|ok|failed|skipped|stopped): (.*)$", lines[i])
         if not m:
             continue
         when, status, text = m.groups()

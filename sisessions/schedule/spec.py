@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sisessions import paths
 from sisessions.errors import SisessionsError, UsageError
+from sisessions.output import retention
 from sisessions.schedule.calendar import cron_days, days_text, parse_days, parse_time
 
 
@@ -94,8 +95,7 @@ def make_spec(at: str, days: str, session: str, to: str | None, options: list[st
     """Check the user's schedule and build the exact command line the entry will run."""
     hour, minute = parse_time(at)
     dayset = parse_days(days)
-    if keep is not None and not to:
-        raise UsageError("--keep needs --to DIR: it only tidies the folder that the export writes into")
+    retention.check(keep, to)
     name = session
     if session.endswith((".yaml", ".yml")) or Path(session).is_file():
         name = str(Path(session).expanduser().resolve())  # cron starts in $HOME, not here

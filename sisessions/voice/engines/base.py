@@ -1,6 +1,6 @@
 """The engine interface, the registry, and the client that talks to an engine's worker process.
 
-Every engine runs in a worker process of its own (`python -m sisessions.engines.worker`):
+Every engine runs in a worker process of its own (`python -m sisessions.voice.engines.worker`):
 pyttsx3's espeak-ng library and piper-tts crashed one process when loaded together, an engine
 that crashes or hangs must never take the session down, and pyttsx3's chatter on stdout
 stays out of the user's terminal. The parent never imports an engine library: everything the
@@ -217,6 +217,18 @@ class Worker:
                 f.close()
             except (OSError, ValueError, AttributeError):
                 pass
+
+
+def voices(engine: Engine) -> list[dict]:
+    """The voices an installed engine offers (each {"id", "name"}), asked of a worker of its own:
+    only a worker ever loads an engine's library."""
+    from sisessions.choices import DEFAULT_RATE  # any rate opens a worker; the default is one
+
+    w = Worker(engine.settings(None, DEFAULT_RATE))
+    try:
+        return w.request({"op": "voices"}, engine_timeout(""))["voices"]
+    finally:
+        w.close()
 
 
 def _exit_detail(code: int | None) -> str:

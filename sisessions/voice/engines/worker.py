@@ -1,6 +1,6 @@
 """The engine worker: loads one engine and answers JSON-line requests on a private pipe.
 
-Started by engines.base.Worker as `python -m sisessions.engines.worker '{"synth": ...}'`.
+Started by voice.engines.base.Worker as `python -m sisessions.voice.engines.worker '{"synth": ...}'`.
 """
 from __future__ import annotations
 
