@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from sisessions.errors import UsageError
-from sisessions.script.model import SIDES
+from sisessions.script.model import BUILTIN_BEDS, NO_BED, SIDES
 
 DEFAULT_RATE = 110  # words per minute, measured on the audio (SPEC: slow, 120 or less)
 RATE_RANGE = (60, 200)
@@ -42,6 +44,8 @@ class Option:
     metavar: str | None = None
     api: bool = False            # the companion's page may send it
     what: str | None = None      # what a bad value must be, for its error; None: said by the kind
+    names: tuple[str, ...] = ()  # a NAME: the only values the page may send (else any name)
+    file: bool = False           # a NAME that may be a file on the command line
 
     def must_be(self) -> str:
         if self.what:
@@ -70,6 +74,8 @@ class Option:
         if not self.ok(value):
             return False
         if self.kind == Kind.NAME:
+            if self.names:  # a name, never a file of this computer (its working folder included)
+                return value in self.names
             return "/" not in value and "\\" not in value and not value.startswith(".")
         if self.kind == Kind.IDS:
             return len(value) <= MAX_IDS and all(ID.match(s) for s in value)
@@ -78,6 +84,8 @@ class Option:
     def arg(self, value: Any) -> list[str]:
         if self.kind == Kind.NUMBER:
             return [f"{value:g}"]
+        if self.file and value not in self.names and (os.sep in value or Path(value).expanduser().exists()):
+            return [str(Path(value).expanduser().resolve())]  # cron starts in $HOME, not here
         return [str(value)]
 
 
@@ -95,7 +103,7 @@ class Choices:
     rate: int = choice(Kind.WHOLE, DEFAULT_RATE, "Speech rate in words per minute.",
                        low=RATE_RANGE[0], high=RATE_RANGE[1])
     engine: str | None = choice(Kind.NAME, None, "Voice engine (`sisessions engines` lists them).", metavar="NAME")
-    voice: str | None = choice(Kind.NAME, None, "A voice of the engine.", metavar="NAME")
+    voice: str | None = choice(Kind.NAME, None, "A voice of the engine.", metavar="NAME", file=True)
     skip: tuple[str, ...] = choice(Kind.IDS, (), "Leave a pattern out today; repeatable.", metavar="PATTERN",
                                    api=True)
     minutes: float | None = choice(
@@ -103,7 +111,8 @@ class Choices:
         low=1, high=180, api=True)
     # a built-in bed, an audio file or "off"; None: the session's own
     bed: str | None = choice(Kind.NAME, None, "A quiet sound under the session: brown, drone, an audio file, or off.",
-                             metavar="NAME|FILE", api=True, what="the name of a built-in bed")
+                             metavar="NAME|FILE", api=True, what="the name of a built-in bed",
+                             names=(*BUILTIN_BEDS, NO_BED), file=True)
     # dBFS RMS in the silences; None: sources/bed.LEVEL (not imported here: it brings numpy)
     bed_level: float | None = choice(Kind.NUMBER, None,
                                      "The bed's level in the silences, in dBFS RMS (default -45).",

@@ -14,6 +14,32 @@ class UsageError(SisessionsError):
     exit_code = 2
 
 
+class OptionError(UsageError):
+    """A bad value of one of the person's choices (minutes, skip, bed...). On the command line
+    it names the option (`--minutes 180: ...`); the companion names the field instead, since
+    the phone has no command-line options (`for_field`)."""
+
+    def __init__(self, option: str, message: str):
+        if not message.startswith(f"--{option}"):
+            raise ValueError(f"an OptionError's message starts with --{option}")
+        self.option = option
+        super().__init__(message)
+
+    def for_field(self) -> str:
+        return self.option + str(self)[len(self.option) + 2:]
+
+
+def sentence(msg: str) -> str:
+    """A message as one sentence: a capital first letter (unless it starts with what the
+    person typed: a file name, a path, an option, or any `NAME:`, which keep their own
+    spelling) and a full stop."""
+    msg = msg.strip()
+    first = msg.split(None, 1)[0].rstrip(",;") if msg else ""
+    if first.isalpha():
+        msg = msg[:1].upper() + msg[1:]
+    return msg if msg.endswith((".", "!", "?")) else msg + "."
+
+
 class ScriptError(UsageError):
     """One or more problems in script files, each as FILE:LINE: message."""
 

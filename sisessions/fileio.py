@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -40,13 +42,14 @@ def _lock(fd: int) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
+def atomic_path(target: Path, suffix: str = "", mode: int | None = None) -> Iterator[Path]:
     """Yield a temp path beside `target`; rename it onto `target` only if the block succeeds.
 
     An exception (Ctrl-C, SIGTERM and SIGHUP included) removes the temp file; SIGKILL leaves
     only a hidden `.target.*.part` file, never a partial file at the target path, and the next
     export into that folder removes it (clean_stale_parts): the lock held here while writing
-    is what tells a stale part from one being written right now.
+    is what tells a stale part from one being written right now. `mode` (0o600 for the
+    person's own data) replaces the umask's mode.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +57,7 @@ def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         _lock(fd)
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a finished file follows the umask
+        os.fchmod(fd, 0o666 & ~_umask() if mode is None else mode)  # mkstemp makes 0600
         yield tmp_path
         os.fsync(fd)  # the same inode, whichever process (ffmpeg, wave) wrote through its own fd
         os.replace(tmp_path, target)
@@ -128,16 +131,77 @@ def clean_stale_parts(folder: Path, dirs: bool = False) -> list[Path]:
 
 
 @contextlib.contextmanager
-def atomic_open(target: Path, mode: str = "w", **kwargs) -> Iterator[IO]:
-    """Open a temp file for writing that replaces `target` when the block ends without error."""
-    with atomic_path(target) as tmp:
+def atomic_open(target: Path, mode: str = "w", private: bool = False, **kwargs) -> Iterator[IO]:
+    """Open a temp file for writing that replaces `target` when the block ends without error
+    (`private`: mode 0600, for the person's own data)."""
+    with atomic_path(target, mode=0o600 if private else None) as tmp:
         with open(tmp, mode, **kwargs) as f:
             yield f
 
 
-def atomic_write_text(target: Path, text: str) -> None:
-    with atomic_open(target, "w", encoding="utf-8") as f:
+def atomic_write_text(target: Path, text: str, private: bool = False) -> None:
+    with atomic_open(target, "w", private=private, encoding="utf-8") as f:
         f.write(text)
+
+
+# ---------------------------------------------------------------- the person's own files
+
+
+class NotAFile(OSError):
+    """A path that should hold one of our files holds something else (a FIFO, a device, a
+    folder) or more than such a file ever holds: never read (it could hang or fill memory)."""
+
+
+def private_dir(folder: Path) -> Path:
+    """`folder` made (or kept) 0700: it holds health data (the log, settings, renders)."""
+    folder = Path(folder)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = folder.stat()
+    if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        os.chmod(folder, 0o700)
+    return folder
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (a symlink to one is fine).
+
+    Opened non-blocking, so a FIFO never hangs; checked before reading, so a link to
+    /dev/zero or a huge file is refused instead of read into memory. FileNotFoundError
+    when there is none; NotAFile (an OSError) for anything else than such a file.
+    """
+    path = Path(path)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotAFile(errno.EINVAL, "not a regular file", str(path))
+        if st.st_size > limit:
+            raise NotAFile(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        chunks, size = [], 0
+        while True:
+            piece = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not piece:
+                break
+            chunks.append(piece)
+            size += len(piece)
+            if size > limit:  # it grew while being read
+                raise NotAFile(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` (flock on the folder itself, so no lock file is left)
+    for a read-modify-write of a file in it: every process that changes that file takes it."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def atomic_write_private(target: Path, data: bytes) -> None:

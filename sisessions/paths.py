@@ -36,14 +36,17 @@ def library_dirs(extra: tuple[str, ...] | list[str] = ()) -> list[Path]:
 
 
 def cache_dir(override: str | os.PathLike | None = None) -> Path:
-    """--cache-dir, then SISESSIONS_CACHE, then audio_cache/ in a checkout, then the user cache."""
+    """--cache-dir, then SISESSIONS_CACHE, then audio_cache/ in a checkout (when this user may
+    write to it), then the user cache."""
     if override:
         return Path(override).expanduser()
     env = os.environ.get("SISESSIONS_CACHE")
     if env:
         return Path(env).expanduser()
     root = checkout_root()
-    if root is not None and (root / "audio_cache").is_dir():
+    # a checkout's cache only for a user who may write to it: one installed by root serves
+    # every other user from their own cache folder instead of failing on the first clip
+    if root is not None and (root / "audio_cache").is_dir() and os.access(root / "audio_cache", os.W_OK | os.X_OK):
         return root / "audio_cache"
     return Path(platformdirs.user_cache_dir(APP, appauthor=False)) / "audio"
 

@@ -241,7 +241,7 @@ def _post_big(port: int, token: str, chunked: bool) -> bytes:
     s = socket.create_connection(("127.0.0.1", port), timeout=20)
     try:
         length = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {size}"
-        s.sendall((f"POST /api/log HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+        s.sendall((f"POST /api/log HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
                    f"Content-Type: application/json\r\n{length}\r\n\r\n").encode())
         piece = b'{"note": "' + b"x" * 65000
         sent = 0
@@ -334,7 +334,7 @@ def test_traversal_and_other_files_are_404(comp, ready, path):
     path = path.replace("ID", ready["id"])
     s = socket.create_connection(("127.0.0.1", comp.port), timeout=10)  # sent exactly as written
     try:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {comp.token}\r\n"
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {comp.token}\r\n"
                   "Connection: close\r\n\r\n".encode())
         answer = b""
         while chunk := s.recv(65536):
@@ -381,7 +381,7 @@ def test_renders_keep_the_newest_few_per_session_and_only_their_own_folders(tmp_
     from sisessions.choices import Choices
     from sisessions.phone import renders as rs
 
-    made = rs.Renders(scripts=(str(FIXTURES / "phone"),), keep=2)
+    made = rs.Renders(scripts=(str(FIXTURES / "phone"),), keep=2, in_use=0)  # none kept for a page
     mine = rs.root() / "notes.txt"
     mine.parent.mkdir(parents=True, exist_ok=True)
     mine.write_text("mine")

@@ -283,7 +283,7 @@ def test_the_self_check_is_the_sources_check(library):
     said = " ".join(says(library.pattern("self-check").steps)).lower()
     assert "stand" in said and "lie on your back" not in said      # the pelvis not on the fingers
     for words in ("ridge", "hip bone", "dimple", "waist", "two to three inches", "don't guess",
-                  "either you can feel", "hurts is usually not the deeper", "chiropractor", "osteopath",
+                  "can't feel a clear difference", "painful side is often not the deeper", "chiropractor", "osteopath",
                   "physiotherapist"):
         assert words in said, words
     assert "that is fine" not in said and "another day" not in said

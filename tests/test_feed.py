@@ -381,7 +381,7 @@ def test_serve_times_out_a_half_sent_request(folder, monkeypatch):
     monkeypatch.setattr(srv, "HEAD_TIMEOUT", 1.0)
     running = srv.Running(make_app(folder))
     try:
-        for sent in (b"", b"GET /feed.xml HTTP/1.1\r\nHost: x\r\n"):  # nothing, then half a head
+        for sent in (b"", b"GET /feed.xml HTTP/1.1\r\nHost: 127.0.0.1\r\n"):  # nothing, then half a head
             s = socket.create_connection(("127.0.0.1", running.port), timeout=10)
             try:
                 s.sendall(sent)

@@ -145,3 +145,52 @@ def test_a_session_outside_the_programme_does_not_count_as_practised_today():
     t = walk(prog, typed([rec]), date(2026, 11, 21))
     assert t.session == "unlock" and not t.practised_today
     assert "already practised" not in t.why() and "No session of the programme completed yet" in t.why()
+
+
+# ---------------------------------------------------------------- the light, as a table (SPEC §8)
+
+def _entries(spec: str) -> list:
+    """'a-1:4 m0:2 p-1' -> records: after pain 4 a day ago, morning pain 2 today, a play a day ago."""
+    base = date(2026, 3, 10)
+    out = []
+    for tok in spec.split():
+        kind, rest = tok[0], tok[1:]
+        n, _, v = rest.partition(":")
+        d = base + timedelta(days=int(n))
+        if kind == "p":
+            out.append(log.play_record("first", "left", 1.0, "piper", True, None, 20,
+                                       time=datetime(d.year, d.month, d.day, 12).astimezone().isoformat()))
+        else:
+            when = {"a": "after", "m": "morning", "o": "other"}[kind]
+            out.append(log.pain_record(int(v), when=when,
+                                       time=datetime(d.year, d.month, d.day, 18 if kind == "a" else 7).astimezone().isoformat()))
+    return out
+
+
+@pytest.mark.parametrize("spec, light", [
+    ("", "green"),
+    ("p-1 a-1:3", "green"),
+    ("p-1 a-1:4", "amber"),                      # not yet known to settle
+    ("p-1 a-1:5 m0:3", "amber"),                 # settled: at most 3 the next morning
+    ("m-1:4 p-1 a-1:5 m0:4", "amber"),           # settled: no higher than the morning before
+    ("m-1:2 p-1 a-1:5 m0:4", "red"),             # not settled, and 2 above the median
+    ("p-1 a-1:6", "red"),
+    ("m-3:2 m-2:2 m-1:2 m0:4", "red"),           # a rise of 2 over the 7-day median
+    ("m-3:2 m-2:2 m-1:2 m0:3", "green"),         # a rise of 1 is within
+    ("p-2 a-2:7 p-1", "green"),                  # a later session had no entry: 7 is not its pain
+    ("p-9 a-9:7", "green"),                      # older than the 7-day window
+    ("o0:9", "green"),                           # `other` pain is not part of the light (it refers)
+])
+def test_the_light_follows_the_pain_monitoring_model(spec, light):
+    from sisessions.practice.light import Pains
+    from sisessions.script.model import PainRules
+
+    assert Pains(_entries(spec), PainRules()).light(date(2026, 3, 10)).colour == light
+
+
+def test_other_pain_of_8_still_refers():
+    from sisessions.practice.light import Pains
+    from sisessions.script.model import PainRules
+
+    assert Pains(_entries("o0:9"), PainRules()).refer(date(2026, 3, 10)) == "the latest pain, on 2026-03-10, was 9/10"
+    assert Pains(_entries("o-1:9 o0:7"), PainRules()).refer(date(2026, 3, 10)) is None

@@ -11,16 +11,21 @@ import click
 
 from sisessions import __version__
 from sisessions.choices import SIDES, Choices, Kind, flag
-from sisessions.errors import ScriptError, SisessionsError
+from sisessions.errors import ScriptError, SisessionsError, sentence
 from sisessions.signals import stop_on_signals
 
 SIDE_CHOICE = click.Choice(list(SIDES))
 
 
-def _sentence(msg: str) -> str:
-    msg = msg.strip()
-    msg = msg[:1].upper() + msg[1:]
-    return msg if msg.endswith((".", "!", "?")) else msg + "."
+_sentence = sentence
+
+
+def _closed_streams_to_null() -> None:
+    """`play >&-`: Python leaves sys.stdout None when fd 1 was closed; what would have been
+    printed goes nowhere instead of ending the command (a cron line may close it)."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for the run
 
 
 class App(click.Group):
@@ -28,6 +33,7 @@ class App(click.Group):
 
     def invoke(self, ctx):
         debug = ctx.params.get("debug") or bool(os.environ.get("SISESSIONS_DEBUG"))
+        _closed_streams_to_null()
         try:
             with stop_on_signals():
                 return super().invoke(ctx)

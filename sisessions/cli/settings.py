@@ -51,7 +51,7 @@ def cache():
 @cache.command("info")
 @click.pass_context
 def cache_info(ctx):
-    """Place, size and number of cached clips.
+    """Place, size and number of cached clips and converted beds.
 
     Example: sisessions cache info
     """
@@ -60,7 +60,9 @@ def cache_info(ctx):
 
     c = Cache(paths.cache_dir(ctx.obj["cache_dir"]))
     n, size = c.info()
-    click.echo(f"place: {c.root}\nclips: {n}\nsize: {size / 1e6:.1f} MB")
+    beds, bed_size = c.beds()
+    click.echo(f"place: {c.root}\nclips: {n}\nbeds: {beds} ({bed_size / 1e6:.1f} MB)\n"
+               f"size: {(size + bed_size) / 1e6:.1f} MB")
 
 
 @cache.command("clear")

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -101,6 +102,11 @@ def check(req: Request) -> None:
         raise UsageError(f"--to {req.to}: that is a file, not a folder")
     if req.split and req.output and req.output.lower().endswith(".wav"):
         raise UsageError("--split writes MP3 files: give -o a folder ending in / or a name ending in .mp3")
+    if req.output:
+        p = Path(req.output).expanduser()
+        with contextlib.suppress(OSError):
+            if not (p.is_dir() or stat.S_ISREG(p.stat().st_mode)):  # a FIFO, a device, a socket
+                raise UsageError(f"-o {req.output}: that is not a regular file, so nothing is written over it")
 
 
 def output_name(tl: Timeline) -> str:
@@ -118,6 +124,8 @@ def resolve_output(out: str | None, tl: Timeline) -> tuple[Path, str]:
     suffix = p.suffix.lower()
     if suffix not in (".mp3", ".wav"):
         raise UsageError(f"-o {out}: the file name must end in .mp3 or .wav (or give a folder ending in /)")
+    if p.is_symlink():  # a link (into a synced folder, say) stays a link: the file it names is replaced
+        p = p.resolve()
     return p, suffix[1:]
 
 

@@ -2,7 +2,6 @@
 with the bed (sources/bed.py) mixed in when one was asked for."""
 from __future__ import annotations
 
-import wave
 from collections.abc import Iterator, Sequence
 
 from sisessions.audio import FRAME_BYTES, RATE
@@ -28,16 +27,11 @@ def cue_chunks(cue: Cue, speech: Speech) -> Iterator[bytes]:
     elif cue.kind == "chime":
         yield chime_pcm(cue.frames)
     else:
-        path, _ = speech.get(cue.text)
-        left = cue.frames
-        with wave.open(str(path), "rb") as w:
-            while left > 0:
-                data = w.readframes(min(left, CHUNK_FRAMES))
-                if not data:
-                    break
-                left -= len(data) // FRAME_BYTES
-                yield data
-        yield from silence(left)  # a clip remade since planning never shifts later cues
+        pcm = speech.samples(cue.text)  # a clip cleared from the cache since planning is made again
+        end, step = min(len(pcm), cue.frames * FRAME_BYTES), CHUNK_FRAMES * FRAME_BYTES
+        for at in range(0, end, step):
+            yield pcm[at: min(at + step, end)]
+        yield from silence(cue.frames - end // FRAME_BYTES)  # a clip remade since planning never shifts later cues
 
 
 def cues_chunks(timeline: Timeline, cues: Sequence[Cue], speech: Speech, bed=None,

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from sisessions import app
 from sisessions.choices import ID, Choices
-from sisessions.errors import SisessionsError, UsageError
+from sisessions.errors import OptionError, SisessionsError, UsageError, sentence
 from sisessions.phone.renders import Order, Renders
 from sisessions.practice import log, settings
 
@@ -33,8 +33,12 @@ class Bad(Exception):
 
 
 def error(message: str, status: int) -> JSONResponse:
-    message = message[:1].upper() + message[1:]
-    return JSONResponse({"error": message if message.endswith(".") else message + "."}, status)
+    return JSONResponse({"error": sentence(message)}, status)
+
+
+def said(e: SisessionsError) -> str:
+    """A core error as the phone should read it: a field's name, never a command-line option."""
+    return e.for_field() if isinstance(e, OptionError) else str(e)
 
 
 async def body(request: Request) -> dict:
@@ -44,7 +48,7 @@ async def body(request: Request) -> dict:
     if ctype != "application/json":
         raise Bad("send the body as JSON (Content-Type: application/json)")
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+    if length is not None and (not re.fullmatch(r"[0-9]+", length) or int(length) > MAX_BODY):
         raise Bad("the request body is too large", 413)
     data = bytearray()
     try:
@@ -59,8 +63,16 @@ async def body(request: Request) -> dict:
         value = json.loads(bytes(data).decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError):
         raise Bad("the body is not valid JSON") from None
+    except RecursionError:
+        raise Bad("the body is nested too deeply") from None
     if not isinstance(value, dict):
         raise Bad("the body must be a JSON object")
+    try:  # a lone surrogate (\ud800) parses, but is no text: refused before anything is written
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise Bad("the body holds text that is not valid Unicode") from None
+    except RecursionError:
+        raise Bad("the body is nested too deeply") from None
     return value
 
 
@@ -86,9 +98,14 @@ def _known_session(library, name) -> str:
 
 
 def _check_note(note) -> None:
-    if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE
-                             or any(ord(c) < 32 and c not in "\n\t" for c in note)):
+    """400 for a note that is not text, too long, or holds controls or bytes that were not
+    UTF-8 (log.check_note): checked before anything is written."""
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
         raise Bad(f"'note' must be text of at most {MAX_NOTE} characters")
+    try:
+        log.check_note(note)
+    except UsageError as e:
+        raise Bad(str(e)) from None
 
 
 def _client_id(data: dict) -> str | None:
@@ -149,7 +166,7 @@ class Api:
         try:
             state = await anyio.to_thread.run_sync(self.renders.order, order)
         except SisessionsError as e:
-            raise Bad(str(e)) from e
+            raise Bad(said(e), 400 if e.exit_code == 2 else 500) from e
         return JSONResponse(state, 200 if state["state"] == "ready" else 202)
 
     def render_state(self, request: Request) -> Response:
@@ -226,14 +243,12 @@ class Api:
     async def _write(records: list) -> Response:
         """Write the records (all checked: nothing is written for bad input); each record with
         an id already in the log is left out, so a post sent twice is written once."""
-        written = 0
-        for r in records:
-            written += await anyio.to_thread.run_sync(log.append_new, r)
+        written = await anyio.to_thread.run_sync(log.append_all, records)  # one write: all or none
         return JSONResponse({"written": len(records)}, 201 if written else 200)
 
     def log_get(self, request: Request) -> Response:
         raw = request.query_params.get("days", "28")
-        if not raw.isdigit() or not 1 <= int(raw) <= 366:
+        if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= 366:  # not isdigit: "²" is one
             raise Bad("'days' must be a whole number from 1 to 366")
         n = int(raw)
         records, _warnings = log.read()

@@ -2,6 +2,7 @@
 behind one token."""
 from __future__ import annotations
 
+import errno
 import hmac
 import os
 import re
@@ -21,8 +22,10 @@ from starlette.routing import Route
 
 from sisessions import paths
 from sisessions.errors import SisessionsError
+from sisessions.fileio import private_dir, read_regular
 from sisessions.phone import files, serve
-from sisessions.phone.api import Api, Bad, _known_session, error
+from sisessions.phone.api import Api, Bad, _known_session, error, said
+from sisessions.phone.server import HeadCheck, own_names
 from sisessions.phone.renders import Renders
 from sisessions.phone.renders import root as renders_root
 
@@ -55,19 +58,31 @@ def token_file() -> Path:
 
 
 def token(new: bool = False) -> str:
-    """The companion's token: 256 random bits kept (mode 0600) until `new`."""
+    """The companion's token: 256 random bits kept (mode 0600) until `new`.
+
+    A token file that exists but cannot be read, or does not hold a token, is an error and is
+    left as it is: replacing it silently would break every phone's saved link with no word
+    of why. `--new-token` replaces it (it is our own file) and says so by its very name.
+    """
     f = token_file()
     if not new:
         try:
-            text = f.read_text(encoding="ascii").strip()
-            if _TOKEN.match(text):
-                if f.stat().st_mode & 0o077:
-                    os.chmod(f, 0o600)
-                return text
-        except (OSError, UnicodeDecodeError):
-            pass
+            text = read_regular(f, 4096).decode("ascii").strip()
+        except FileNotFoundError:
+            text = None
+        except (OSError, UnicodeDecodeError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else "it is not a token"
+            raise SisessionsError(f"the companion's token file {f} cannot be read ({why}); fix its "
+                                  "permissions, or start with --new-token (every phone then needs the new address)") from e
+        if text is not None:
+            if not _TOKEN.match(text):
+                raise SisessionsError(f"the companion's token file {f} does not hold a token; start with "
+                                      "--new-token (every phone then needs the new address)")
+            if f.stat().st_mode & 0o077:
+                os.chmod(f, 0o600)
+            return text
     value = secrets.token_urlsafe(32)
-    f.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(f.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{TOKEN_FILE}.", dir=f.parent)  # created 0600
     try:
         with os.fdopen(fd, "w", encoding="ascii") as out:
@@ -155,7 +170,7 @@ def _unauthorized(path: str) -> Response:
 
 
 def make_app(secret: str, scripts: tuple[str, ...] = (), cache_dir: str | None = None,
-             renders: Renders | None = None) -> TokenGate:
+             renders: Renders | None = None, host: str | None = None) -> HeadCheck:
     renders = renders or Renders(scripts, cache_dir)
     api = Api(scripts, renders)
 
@@ -221,11 +236,12 @@ def make_app(secret: str, scripts: tuple[str, ...] = (), cache_dir: str | None =
         Route("/{rest:path}", not_found, methods=["GET", "HEAD"]),
     ]
     handlers = {Bad: lambda request, e: error(str(e), e.status),
-                SisessionsError: lambda request, e: error(str(e), e.exit_code == 2 and 400 or 500),
+                SisessionsError: lambda request, e: error(said(e), e.exit_code == 2 and 400 or 500),
+                OSError: lambda request, e: file_error(e),
                 404: lambda request, e: not_found(request),
                 405: lambda request, e: error("that method is not allowed here", 405)}
     site = Starlette(routes=routes, exception_handlers=handlers)
-    return TokenGate(_compressed(site), secret)
+    return HeadCheck(TokenGate(_compressed(site), secret), own_names(host))
 
 
 def _compressed(site):
@@ -238,6 +254,14 @@ def _compressed(site):
         await (site if plain else zipped)(scope, receive, send)
 
     return app
+
+
+def file_error(e: OSError) -> Response:
+    """A file-system failure (a full disk, a file that became a folder) as one sentence:
+    507 when the disk is full, else 500; never a traceback."""
+    full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+    what = "the disk is full" if full else (e.strerror or type(e).__name__).lower()
+    return error(f"a file of the companion could not be read or written ({what}); nothing was changed", 507 if full else 500)
 
 
 def feed_xml(renders: Renders, base: str, secret: str) -> bytes:
@@ -308,7 +332,7 @@ def run(host: str = "127.0.0.1", port: int = 8765, new_token: bool = False, scri
 
     files_tls, ours = tls_files(host, https, cert, key)
     secret = token(new_token)
-    app = make_app(secret, scripts, cache_dir)
+    app = make_app(secret, scripts, cache_dir, host=host)
     sock = bind(host, port)
     scheme = "https" if files_tls else "http"
     url_line = address_line(host, sock.getsockname()[1], secret, scheme)

@@ -1,10 +1,11 @@
 """One file over HTTP, safely: only regular readable files inside a root, with validators, 304 and ranges.
 
-Starlette's FileResponse sends the bytes (single and multiple ranges, If-Range). Around it we
-decide what it must never be asked: a path out of the root, a FIFO or device (which would
-block a worker for ever), a file that cannot be opened (answered 403 before any byte instead
-of a 200 with a truncated body), a range beyond any file (416 with `bytes */SIZE`, where a
-5000-digit number would otherwise be a 400), and the conditional requests it leaves to
+Starlette's FileResponse sends the bytes (a single range, If-Range). Around it we decide what
+it must never be asked: a path out of the root, a FIFO or device (which would block a worker
+for ever), a file that cannot be opened (answered 403 before any byte instead of a 200 with a
+truncated body), a range beyond any file (416 with `bytes */SIZE`, where a 5000-digit number
+would otherwise be a 400), several ranges (its multipart answer is malformed: we send the
+whole file with 200, which RFC 9110 §14.2 allows), and the conditional requests it leaves to
 StaticFiles (If-None-Match / If-Modified-Since give 304).
 """
 from __future__ import annotations
@@ -47,7 +48,7 @@ def inside(root: Path, rel: str) -> Path | None:
         return None
     try:
         full = root.joinpath(*parts).resolve()
-    except (OSError, ValueError):
+    except (OSError, ValueError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
         return None
     if full != root and not full.is_relative_to(root):
         return None
@@ -95,7 +96,7 @@ def send_file(request: Request, path: Path, headers: dict | None = None) -> Resp
         if fixed is None:
             return plain(416, headers={"Content-Range": f"bytes */{st.st_size}"})
         if fixed != rng:
-            return _with_range(resp, fixed)
+            return _with_range(resp, fixed or None)
     return resp
 
 
@@ -116,11 +117,14 @@ def not_modified(request: Request, etag: str, mtime: float) -> bool:
 
 
 def normal_range(header: str, size: int) -> str | None:
-    """The `bytes=` Range header to hand to Starlette, or None when it cannot be satisfied (416).
+    """The `bytes=` Range header to hand to Starlette, "" to send the whole file (200), or None
+    when no range can be satisfied (416).
 
-    Numbers too long for any file are settled here: a first byte past the end is a 416, a
-    last byte past the end means "to the end" (RFC 9110 §14.1.2). Other malformed headers
-    are left as they are for Starlette (it answers 400).
+    Numbers too long for any file are settled here: a first byte past the end is a range that
+    cannot be satisfied (416 when it is the only one), a last byte past the end means "to the
+    end", and a suffix longer than the file means the whole file (RFC 9110 §14.1.2). Several
+    satisfiable ranges are answered with the whole file. Other malformed headers are left as
+    they are for Starlette (it answers 400).
     """
     unit, _, spec = header.partition("=")
     if unit.strip().lower() != "bytes":
@@ -133,23 +137,31 @@ def normal_range(header: str, size: int) -> str | None:
         first, last = m[1], m[2]
         if first:
             if len(first) > MAX_DIGITS or int(first) >= size:
-                return None
+                continue  # this one cannot be satisfied; another may be
             if len(last) > MAX_DIGITS:
                 last = ""
+            elif last and int(last) < int(first):
+                return header  # malformed: Starlette's 400
         else:
-            if len(last) > MAX_DIGITS:
+            if size == 0 or int(last[:MAX_DIGITS + 1]) == 0:
+                continue
+            if len(last) > MAX_DIGITS or int(last) >= size:
                 first, last = "0", ""
-            elif int(last) == 0 or size == 0:
-                return None
         out.append(f"{first}-{last}")
-    return "bytes=" + ",".join(out)
+    if not out:
+        return None
+    if len(out) > 1:
+        return ""
+    return "bytes=" + out[0]
 
 
-def _with_range(resp: Response, header: str):
-    """Starlette reads Range from the scope: hand it the settled header instead of the sent one."""
+def _with_range(resp: Response, header: str | None):
+    """Starlette reads Range from the scope: hand it the settled header instead of the sent one
+    (None: no range, the whole file)."""
     async def app(scope, receive, send):
         raw = [(k, v) for k, v in scope["headers"] if k.lower() != b"range"]
-        raw.append((b"range", header.encode("latin-1")))
+        if header is not None:
+            raw.append((b"range", header.encode("latin-1")))
         await resp(dict(scope, headers=raw), receive, send)
 
     return app

@@ -3,9 +3,11 @@ time in a background thread through the same pipeline and cache as `export`, kep
 data folder (the newest few per session)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import queue
 import re
@@ -17,11 +19,34 @@ from pathlib import Path
 
 from sisessions import app, paths
 from sisessions.errors import SisessionsError
-from sisessions.fileio import atomic_write_text, clean_stale_parts, temp_dir
+from sisessions.fileio import atomic_write_text, clean_stale_parts, private_dir, read_regular, temp_dir
 
-KEEP = 3                       # renders kept per session; older ones are removed
+KEEP = 3                       # renders kept per session; older ones are removed...
+IN_USE = 24 * 3600             # ...unless a page asked for them within this many seconds
 META = "render.json"
 ID = re.compile(r"^[0-9a-f]{20}$")
+
+
+MAX_META = 1 << 20
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _sound(m) -> bool:
+    """Whether a render.json holds every field the API, the media and the feed read."""
+    if not isinstance(m, dict):
+        return False
+    names = m.get("audio"), m.get("transcript")
+    return (all(isinstance(n, str) and _FILE_NAME.match(n) for n in names)
+            and all(isinstance(m.get(k), str) for k in ("session", "title"))
+            and m.get("side") in (None, "left", "right", "both")  # both: a check that could not tell
+            and _number(m.get("duration")) and _number(m.get("made"))
+            and isinstance(m.get("chapters"), list)
+            and all(isinstance(c, dict) and isinstance(c.get("title"), str) and _number(c.get("start"))
+                    for c in m["chapters"]))
 
 
 def root() -> Path:
@@ -47,11 +72,13 @@ class Renders:
     """Renders in the background, one at a time; state by id survives a page reload."""
 
     def __init__(self, scripts: tuple[str, ...] = (), cache_dir: str | None = None, keep: int = KEEP,
-                 engine: str | None = None):
+                 engine: str | None = None, in_use: float = IN_USE):
         self.scripts, self.cache_dir, self.keep, self.engine = scripts, cache_dir, keep, engine
+        self.in_use = in_use
         self.lock = threading.Lock()
         self.working: dict[str, str] = {}      # id -> "working" (queued or being made)
         self.failed: dict[str, str] = {}       # id -> one sentence
+        self.used: dict[str, float] = {}       # id -> when a page last asked for it (monotonic)
         self.jobs: queue.Queue = queue.Queue()
         self.thread = threading.Thread(target=self._worker, name="companion-render", daemon=True)
         self.thread.start()
@@ -64,6 +91,7 @@ class Renders:
         choices = dataclasses.replace(order.choices, engine=self.engine)
         prepared = app.prepare(library, order.session, choices)
         rid = render_id(prepared, choices)
+        self.used[rid] = time.monotonic()
         with self.lock:
             done = self.state(rid)
             if done["state"] in ("ready", "working"):
@@ -84,19 +112,22 @@ class Renders:
         meta = self.meta(rid)
         if meta is None:
             return {"id": rid, "state": "unknown"}
+        self.used[rid] = time.monotonic()
         return {"id": rid, "state": "ready", "audio": f"/media/{rid}/{meta['audio']}",
                 "transcript": f"/media/{rid}/{meta['transcript']}", "duration": meta["duration"],
                 "chapters": meta["chapters"], "session": meta["session"], "title": meta["title"],
                 "side": meta["side"]}
 
     def meta(self, rid: str) -> dict | None:
+        """A finished render's metadata, or None when there is none or it is damaged (a
+        missing key, a wrong type): such a render is unknown, never a failure of the others."""
         if not ID.match(rid):
             return None
         try:
-            data = json.loads((root() / rid / META).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = json.loads(read_regular(root() / rid / META, MAX_META).decode("utf-8"))
+        except (OSError, ValueError, RecursionError):
             return None
-        return data if isinstance(data, dict) else None
+        return data if _sound(data) else None
 
     def ready(self) -> list[tuple[str, dict]]:
         """(id, meta) of every finished render, newest first."""
@@ -132,7 +163,8 @@ class Renders:
             rid, prepared, choices = self.jobs.get()
             try:
                 self._make(rid, prepared, choices)
-                self._tidy(prepared.session.id)  # before it is told ready: then the older ones are gone
+                with contextlib.suppress(OSError):  # before it is told ready: then the older ones are gone
+                    self._tidy(prepared.session.id)
                 with self.lock:
                     self.working.pop(rid, None)
             except Exception as e:  # noqa: BLE001 - the page gets one sentence; the server goes on
@@ -144,8 +176,7 @@ class Renders:
     def _make(self, rid: str, prepared: app.Prepared, choices: app.Choices) -> None:
         from sisessions.output.chapters import chapters, json_chapters
 
-        base = root()
-        base.mkdir(parents=True, exist_ok=True)
+        base = private_dir(root())
         clean_stale_parts(base, dirs=True)  # what a killed render left
         with temp_dir(base / rid) as tmp:
             with app.speech_session(choices, self.cache_dir) as speech:
@@ -168,7 +199,13 @@ class Renders:
             os.replace(tmp, target)
 
     def _tidy(self, session: str) -> None:
-        """Keep the newest `keep` renders of `session`; only folders with our render.json go."""
+        """Keep the newest `keep` renders of `session`, and every render a page asked about
+        lately (another phone's newer renders must not take one away from under a tab that is
+        playing it); only folders with our render.json go."""
+        now = time.monotonic()
         mine = [(rid, m) for rid, m in self.ready() if m.get("session") == session]
         for rid, _m in mine[self.keep:]:
+            if rid in self.used and now - self.used[rid] < self.in_use:
+                continue
             shutil.rmtree(root() / rid, ignore_errors=True)
+            self.used.pop(rid, None)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import logging
 import socket
 import threading
@@ -60,6 +61,81 @@ class HeadDeadlineH11(H11Protocol):
             except h11.LocalProtocolError:
                 pass
             self.transport.close()
+
+
+def own_names(host: str | None = None) -> frozenset[str]:
+    """The names this computer answers to (besides any IP address): localhost, its host name
+    (and .local, as mDNS gives it), its full name, and --host when that is a name."""
+    names = {"localhost", socket.gethostname(), socket.gethostname() + ".local", socket.getfqdn()}
+    if host:
+        names.add(host)
+    return frozenset(n.lower().rstrip(".") for n in names if n)
+
+
+def host_of(value: str) -> str | None:
+    """The host part of a Host header (without the port, an IPv6 literal unbracketed), or None
+    when it is malformed."""
+    value = value.strip()
+    if value.startswith("["):
+        end = value.find("]")
+        rest = value[end + 1:]
+        if end < 0 or (rest and not (rest[0] == ":" and rest[1:].isdigit())):
+            return None
+        return value[1:end]
+    name, _, port = value.partition(":")
+    if port and not port.isdigit():
+        return None
+    return name
+
+
+def host_allowed(value: str | None, names: frozenset[str]) -> bool:
+    """Whether a request's Host is one this server serves: any IP address (a page can reach
+    those only by address), or one of this computer's own names. A page on another name that
+    resolves here (DNS rebinding) is refused before it can read anything."""
+    if value is None:
+        return True  # HTTP/1.0 without Host: no browser sends that
+    host = host_of(value)
+    if host is None:
+        return False
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        return True
+    except ValueError:
+        return host.lower().rstrip(".") in names
+
+
+class HeadCheck:
+    """ASGI middleware that checks each request's head before anything else sees it: its Host
+    must be one of ours (host_allowed; else 400), and the whole head at most MAX_HEAD bytes
+    (else 431). h11's own limit holds only for a head that arrives in pieces; one sent in a
+    single packet is parsed whole, so the size is checked here for every head."""
+
+    def __init__(self, app, names: frozenset[str]):
+        self.app, self.names = app, names
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            head = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + sum(
+                len(k) + len(v) + 4 for k, v in scope["headers"])
+            host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
+            if head > MAX_HEAD:
+                return await _refuse(send, 431, b"431: the request's headers are too large.\n")
+            if not host_allowed(host, self.names):
+                return await _refuse(send, 400, b"400: this server answers only to this computer's own "
+                                                b"names and addresses.\n")
+        await self.app(scope, receive, send)
+
+
+async def _refuse(send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def url_host(host: str) -> str:
+    """A host as it is written in a URL: an IPv6 literal in brackets (RFC 3986)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def bind(host: str, port: int) -> socket.socket:

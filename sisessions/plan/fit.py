@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from sisessions.errors import UsageError
+from sisessions.errors import OptionError, UsageError
 from sisessions.plan.timeline import PlanOptions, estimated
 from sisessions.script.library import Library
 from sisessions.script.model import Item, Session
@@ -74,7 +74,7 @@ def _range_error(session: Session, library: Library, opts: PlanOptions, minutes:
     """'out of reach' with the range from every droppable item left out to the longest scaling."""
     shortest = _Lengths(without(session, droppable), library, opts)(REPS[0], SILENCE[0])
     longest = _Lengths(session, library, opts)(REPS[1], SILENCE[1])
-    return UsageError(f"--minutes {minutes:g} is out of reach for '{session.id}': "
+    return OptionError("minutes", f"--minutes {minutes:g} is out of reach for '{session.id}': "
                       f"{reachable(shortest, longest)}")
 
 
@@ -110,11 +110,11 @@ def fit_options(session: Session, library: Library, opts: PlanOptions, minutes: 
         return replace(opts, reps_scale=1.0, silence_scale=1.0)
     shortest, longest = length(REPS[0], SILENCE[0]), length(REPS[1], SILENCE[1])
     if not shortest / (1 + AIM) <= target <= longest / (1 - AIM):
-        raise UsageError(f"--minutes {minutes:g} is out of reach for '{session.id}': "
+        raise OptionError("minutes", f"--minutes {minutes:g} is out of reach for '{session.id}': "
                          f"{reachable(shortest, longest)}")
     r, s = _search(length, target)
     if r is None:  # a gap between two repetition counts that silences cannot bridge
-        raise UsageError(f"--minutes {minutes:g} cannot be fitted for '{session.id}' within 5%; "
+        raise OptionError("minutes", f"--minutes {minutes:g} cannot be fitted for '{session.id}' within 5%; "
                          f"{reachable(shortest, longest)}, but not this exact length; try a minute more or less")
     return replace(opts, reps_scale=r, silence_scale=s)
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Callable, Iterable
 
 from sisessions.audio import RATE
-from sisessions.errors import ScriptError, UsageError
+from sisessions.errors import OptionError, ScriptError, UsageError
 from sisessions.script.library import Library
 from sisessions.script.model import (
     Breathe,
@@ -265,7 +265,7 @@ class _Expander:
         s, o = self.session, self.opts
         unknown = sorted(o.skip - {it.pattern for it in s.items})
         if unknown:
-            raise UsageError(f"--skip {unknown[0]}: that pattern is not in session '{s.id}'")
+            raise OptionError("skip", f"--skip {unknown[0]}: that pattern is not in session '{s.id}'")
         items = [(i, it) for i, it in enumerate(s.items) if it.pattern not in o.skip]
         if not items:
             raise UsageError("every pattern of this session is skipped; there is nothing left to play")

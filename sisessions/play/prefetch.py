@@ -7,7 +7,6 @@ import os
 import threading
 import time
 
-from sisessions.audio import FRAME_BYTES
 from sisessions.errors import SisessionsError, UsageError
 from sisessions.plan.timeline import CHIME_FRAMES, Kind
 from sisessions.play.program import Program
@@ -154,7 +153,10 @@ class Clips:
             self.voiced += 1
         self.program.set_frames(text, hit[1])
         if load:
-            self._load(text, hit)
+            try:
+                self._load(text, hit)
+            except Exception as e:  # noqa: BLE001 - one line left silent, as a failed synthesis
+                return self._failed(text, e)
         return True
 
     def _failed(self, text: str, e: BaseException) -> bool:
@@ -168,9 +170,8 @@ class Clips:
         return True
 
     def _load(self, text: str, hit) -> None:
-        path, frames = hit
-        data = path.read_bytes()
-        self._pcm[text] = data[len(data) - frames * FRAME_BYTES:]
+        """The clip's samples in memory; one cleared from the cache since is made again."""
+        self._pcm[text] = self.speech.samples(text)
 
     def _make_chime(self) -> None:
         from sisessions.sources.chime import chime_pcm

@@ -14,13 +14,16 @@ Records (shared with `sisessions today`):
   {"kind": "check", "time": ..., "result": "left"|"right"|"same"}
 Any record may carry a client-made "id" (text): a record whose id is already in the log is
 not written again (`append_new`), so a phone that sends the same entry twice logs it once.
+
+The file is the person's health data: 0600 in a 0700 folder, read bounded and only as a
+regular file. A note is checked before anything is written, and shown escaped.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import math
-import os
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -28,11 +31,7 @@ from typing import Union
 
 from sisessions import paths
 from sisessions.errors import UsageError
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not on Linux: appends stay atomic, ids unguarded across processes
-    fcntl = None
+from sisessions.practice import logfile
 
 FILE_NAME = "practice.jsonl"
 # A day counts as practised when a session was played to its end, or for at least this long
@@ -155,6 +154,32 @@ def play_record(session: str, side: str | None, pace: float, engine: str, comple
                 minutes=round(float(minutes), 2), id=_checked_id(id))
 
 
+def _unsafe(c: str) -> bool:
+    """A character that has no place in a note: controls (C0 but tab and newline, DEL, C1),
+    line and paragraph separators, and lone surrogates (bytes that were not UTF-8)."""
+    if c in "\t\n":
+        return False
+    return unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")
+
+
+def check_note(note: str | None) -> str | None:
+    """The note as it will be kept (stripped, None when empty); UsageError for a note that is
+    too long or holds what could garble the log or its display."""
+    if note is None:
+        return None
+    if not isinstance(note, str):
+        raise UsageError("a note must be text")
+    note = note.strip()
+    if len(note) > NOTE_MAX:
+        raise UsageError(f"a note is at most {NOTE_MAX} characters; this one has {len(note)}")
+    bad = next((c for c in note if _unsafe(c)), None)
+    if bad is not None:
+        what = ("a byte that is not UTF-8 text" if unicodedata.category(bad) == "Cs"
+                else f"a control character (U+{ord(bad):04X})")
+        raise UsageError(f"the note holds {what}; write it as plain text")
+    return note or None
+
+
 def pain_record(pain: int, note: str | None = None, when: str = "other", time: str | None = None,
                 id: str | None = None) -> Pain:
     """A pain entry; `when` says whether it was after a session, on waking, or at another time."""
@@ -162,10 +187,7 @@ def pain_record(pain: int, note: str | None = None, when: str = "other", time: s
         raise UsageError(f"pain must be a whole number from 0 to 10; got {pain!r}")
     if when not in WHEN:
         raise UsageError(f"a pain entry is for after, morning or other; got {when!r}")
-    note = note.strip() if note else None
-    if note and len(note) > NOTE_MAX:
-        raise UsageError(f"a note is at most {NOTE_MAX} characters; this one has {len(note)}")
-    return Pain(time=time or now(), pain=pain, note=note or None, when=when, id=_checked_id(id))
+    return Pain(time=time or now(), pain=pain, note=check_note(note), when=when, id=_checked_id(id))
 
 
 def check_record(result: str, when: str | dt.date | dt.datetime | None = None,
@@ -260,27 +282,13 @@ def from_json(obj) -> Record | None:
     return cls(time=time, **values)
 
 
-def _has_id(data: bytes, rid: str) -> bool:
-    """Whether a line of the log (its bytes) is a record with this id."""
-    needle = json.dumps(rid, ensure_ascii=False).encode("utf-8")
-    for line in data.split(b"\n"):
-        if needle not in line:
-            continue  # the cheap test first: only lines that mention the id are parsed
-        try:
-            obj = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            continue
-        if isinstance(obj, dict) and obj.get("id") == rid:
-            return True
-    return False
-
-
-def _read_all(fd: int) -> bytes:
-    chunks, pos = [], 0
-    while chunk := os.pread(fd, 1 << 16, pos):
-        chunks.append(chunk)
-        pos += len(chunk)
-    return b"".join(chunks)
+def encode(record: Record) -> bytes:
+    """The record's line as UTF-8; UsageError (nothing written) for text that is not UTF-8."""
+    line = json.dumps(to_json(record), ensure_ascii=False, separators=(", ", ": ")) + "\n"
+    try:
+        return line.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError("the record holds text that is not valid UTF-8; nothing was written") from None
 
 
 def append(record: Record) -> None:
@@ -289,31 +297,16 @@ def append(record: Record) -> None:
 
 
 def append_new(record: Record) -> bool:
-    """Add one record as one line, atomically (one O_APPEND write), and fsync it; False, and
-    nothing written, when the record has an id that is already in the log. The exclusive lock
-    on the file makes the look-up and the write one step, so two processes sending the same id
-    at once write it once."""
-    line = json.dumps(to_json(record), ensure_ascii=False, separators=(", ", ": ")) + "\n"
-    f = log_file()
-    f.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(f, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
-        if record.id is not None and _has_id(_read_all(fd), record.id):
-            return False
-        size = os.fstat(fd).st_size
-        if size:
-            os.lseek(fd, size - 1, os.SEEK_SET)  # O_APPEND still writes at the end
-            if os.read(fd, 1) != b"\n":
-                line = "\n" + line  # a torn last line stays alone on its line, ours stays readable
-        data = line.encode("utf-8")
-        if os.write(fd, data) != len(data):  # pragma: no cover - a full disk mid-write
-            raise OSError(28, "the practice log could not be written completely", str(f))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return True
+    """Add one record as one line; False, and nothing written, when the record has an id that
+    is already in the log."""
+    return append_all([record]) == 1
+
+
+def append_all(records: list[Record]) -> int:
+    """Add records (a play and its pain) in one write: all of them or none (logfile.append);
+    returns how many were written (a record whose id is already in the log is left out).
+    Every record is encoded before anything is written."""
+    return logfile.append(log_file(), [(r.id, encode(r)) for r in records])
 
 
 def record_day(record: Record) -> dt.date:
@@ -325,9 +318,8 @@ def read() -> tuple[list[Record], list[str]]:
     """(records in file order, warnings). A line that cannot be used is skipped with a
     warning naming its line and what is wrong; every other line is kept. No file: nothing."""
     f = log_file()
-    try:
-        raw = f.read_bytes()
-    except FileNotFoundError:
+    raw = logfile.read(f)
+    if raw is None:
         return [], []
     records, warnings = [], []
     for n, line in enumerate(raw.split(b"\n"), 1):
@@ -428,14 +420,27 @@ def streak(records: list[Record], today: dt.date | None = None) -> int:
 _PAIN_LABEL = {"after": "pain after {n}/10", "morning": "morning pain {n}/10", "other": "pain {n}/10"}
 
 
+_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def shown(text: str) -> str:
+    """Text from the log as one safe line on a terminal: a newline, a control character or a
+    bidi override in a note (hand-edited, or from an older version) is shown escaped."""
+    def one(c: str) -> str:
+        if not (_unsafe(c) or c in "\t\n" or c in _BIDI):
+            return c
+        return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+    return "".join(one(c) for c in text)
+
+
 def _day_line(day: Day) -> str:
     label = day.date.strftime("%a %d %b")
     if day.plays:
         parts = []
         for p in day.plays:
-            state = "done" if p.completed else f"stopped in {p.stopped_in or 'the start'}"
+            state = "done" if p.completed else f"stopped in {shown(p.stopped_in or 'the start')}"
             side = f", {p.side} side{'s' if p.side == 'both' else ''}" if p.side else ""
-            parts.append(f"{p.session}{side} {p.minutes:.0f} min ({state})")
+            parts.append(f"{shown(p.session)}{side} {p.minutes:.0f} min ({state})")
         what = "; ".join(parts)
     else:
         what = "no practice"
@@ -444,7 +449,7 @@ def _day_line(day: Day) -> str:
     for when in ("morning", "after", "other"):  # after-session and morning pain apart
         of = [p for p in day.pains if p.when == when]
         if of:
-            pain += "  " + _PAIN_LABEL[when].format(n=of[-1].pain) + (f" \"{of[-1].note}\"" if of[-1].note else "")
+            pain += "  " + _PAIN_LABEL[when].format(n=of[-1].pain) + (f" \"{shown(of[-1].note)}\"" if of[-1].note else "")
     mark = "*" if day.practised else " "
     return f"{mark} {label}  {what}{check}{pain}"
 

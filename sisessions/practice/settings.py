@@ -1,4 +1,9 @@
-"""The user's saved settings (the working side) in the user config folder."""
+"""The user's saved settings (the working side) in the user config folder.
+
+Every change is a read-modify-write under one lock (on the config folder), so two programs
+saving at once (`side set` while the companion saves the streak choice) never undo each
+other; readers need no lock, since the file is only ever replaced whole.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,8 +11,10 @@ import json
 
 from sisessions import paths
 from sisessions.errors import SisessionsError, UsageError
-from sisessions.fileio import atomic_write_text
+from sisessions.fileio import atomic_write_text, locked, private_dir, read_regular
 from sisessions.script.model import SIDES
+
+MAX_BYTES = 1 << 20  # far more than a settings file ever holds
 
 
 def _file():
@@ -17,12 +24,24 @@ def _file():
 def load() -> dict:
     f = _file()
     try:
-        data = json.loads(f.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(f, MAX_BYTES).decode("utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as e:
+    except OSError as e:
+        why = e.strerror or str(e)
+        raise SisessionsError(f"the settings file {f} cannot be read ({why}); fix or delete it") from e
+    except (ValueError, RecursionError) as e:
         raise SisessionsError(f"the settings file {f} cannot be read ({e}); fix or delete it") from e
     return data if isinstance(data, dict) else {}
+
+
+def _update(values: dict) -> None:
+    """Set these keys, keeping every other, under the settings lock."""
+    folder = private_dir(_file().parent)
+    with locked(folder):
+        data = load()
+        data.update(values)
+        atomic_write_text(_file(), json.dumps(data, indent=2) + "\n", private=True)
 
 
 def saved_side() -> str | None:
@@ -33,10 +52,7 @@ def saved_side() -> str | None:
 def save_side(side: str) -> None:
     if side not in SIDES:
         raise UsageError(f"side must be left or right; got {side!r}")
-    data = load()
-    data["side"] = side
-    data["side_saved"] = dt.date.today().isoformat()  # `today` says how old the saved side is
-    atomic_write_text(_file(), json.dumps(data, indent=2) + "\n")
+    _update({"side": side, "side_saved": dt.date.today().isoformat()})  # `today` says how old it is
 
 
 def saved_side_date() -> dt.date | None:
@@ -61,6 +77,4 @@ def listen() -> bool:
 
 def save_value(key: str, value) -> None:
     """Save one more setting (e.g. the programme `today` follows), keeping the others."""
-    data = load()
-    data[key] = value
-    atomic_write_text(_file(), json.dumps(data, indent=2) + "\n")
+    _update({key: value})

@@ -186,8 +186,9 @@ def environment(spec: Spec, runtime_uid: int | None) -> list[tuple[str, str]]:
     env = [("PATH", os.pathsep.join(dict.fromkeys([str(Path(sys.executable).parent),
                                                    "/usr/local/bin", "/usr/bin", "/bin"])))]
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "SISESSIONS_SCRIPTS"):
-        if os.environ.get(var):
-            env.append((var, os.environ[var]))
+        if os.environ.get(var):  # as absolute paths: cron starts in $HOME, not here
+            dirs = [str(Path(d).expanduser().resolve()) for d in os.environ[var].split(os.pathsep) if d.strip()]
+            env.append((var, os.pathsep.join(dirs)))
     if spec.action == "play" and runtime_uid is not None:
         run = f"/run/user/{runtime_uid}"
         env += [("XDG_RUNTIME_DIR", run), ("DBUS_SESSION_BUS_ADDRESS", f"unix:path={run}/bus")]

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from sisessions.audio import FORMAT_ID, RATE, WIDTH, ffmpeg_exe
-from sisessions.errors import AudioError, UsageError
+from sisessions.errors import AudioError, OptionError, UsageError
 from sisessions.fileio import atomic_path, atomic_write_text
 from sisessions.script.model import BUILTIN_BEDS, NO_BED
 
@@ -36,7 +37,9 @@ FADE_OUT = 6.0            # seconds to exact zero at the session's last frame
 LOOP_SECONDS = 30         # the built-in beds: one loop, made once per process
 XFADE = 2.0               # seconds of crossfade at a file's loop point
 MIN_FILE_SECONDS = 2.0
-BED_VERSION = 1           # bump when the conversion below changes: the cache makes them again
+BED_VERSION = 2           # bump when the conversion below changes: the cache makes them again
+BED_KEY = re.compile(r"^[0-9a-f]{32}$")  # the cache's beds/ entries: KEY.s16 and KEY.json
+MAX_SECONDS = 3 * 3600    # a session lasts at most 3 hours (SPEC §2): more of a file never plays
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,12 @@ def choose(spec: str | None, level: float | None = None, base: Path | None = Non
         return None
     level = LEVEL if level is None else float(level)
     if not math.isfinite(level):
-        raise UsageError("--bed-level must be a number of dBFS, such as -45")
+        raise OptionError("bed-level", "--bed-level must be a number of dBFS, such as -45")
     if spec in BUILTIN_BEDS:
         return Bed(spec, level)
     f = (Path(base or ".") / Path(spec).expanduser()).resolve()
     if not f.is_file():
-        raise UsageError(f"--bed {spec}: not a built-in bed ({', '.join(BUILTIN_BEDS)}) "
+        raise OptionError("bed", f"--bed {spec}: not a built-in bed ({', '.join(BUILTIN_BEDS)}) "
                          "and no such audio file")
     return Bed(str(f), level)
 
@@ -157,36 +160,59 @@ def builtin(name: str) -> np.ndarray:
 
 def converted(path: Path, cache_root: Path) -> tuple[Path, float]:
     """(raw file, its RMS) of an audio file in the internal format with its loop point
-    crossfaded, made once and cached under the audio cache's `beds/` (by path, size and time)."""
+    crossfaded, made once and cached under the audio cache's `beds/`.
+
+    One conversion per file: its entry is named by the file's path, and an edit of the file
+    (another size or time) converts it again over that same entry. At most MAX_SECONDS are
+    converted (a ten-hour recording would otherwise fill gigabytes that never play), and a
+    file refused (unreadable, too short, silent) leaves nothing behind.
+    """
     st = path.stat()
-    key = hashlib.sha256(json.dumps([str(path), st.st_size, st.st_mtime_ns, FORMAT_ID, BED_VERSION])
-                         .encode()).hexdigest()[:32]
+    key = hashlib.sha256(json.dumps([str(path), FORMAT_ID, BED_VERSION]).encode()).hexdigest()[:32]
+    source = [st.st_size, st.st_mtime_ns]
     folder = Path(cache_root) / "beds"
     raw, meta = folder / f"{key}.s16", folder / f"{key}.json"
     try:
         m = json.loads(meta.read_text(encoding="utf-8"))
         rms = float(m["rms"])
-        if raw.stat().st_size == m["bytes"] and rms > 0:
+        if raw.stat().st_size == m["bytes"] and rms > 0 and m.get("of") == source:
             return raw, rms
     except (OSError, ValueError, KeyError, TypeError):
-        pass  # not made yet, or damaged: make it again
+        pass  # not made yet, edited since, or damaged: make it again
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(raw) as tmp:
         cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(path),
-               "-vn", "-f", "s16le", "-acodec", "pcm_s16le", "-ar", str(RATE), "-ac", "1", str(tmp)]
+               "-vn", "-t", str(MAX_SECONDS), "-f", "s16le", "-acodec", "pcm_s16le", "-ar", str(RATE), "-ac", "1",
+               str(tmp)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         except OSError as e:
             raise AudioError(f"could not start ffmpeg ({e.strerror or e})") from e
         size = tmp.stat().st_size if tmp.exists() else 0
         if proc.returncode != 0 or size < MIN_FILE_SECONDS * RATE * WIDTH:
-            raise UsageError(f"--bed {path}: ffmpeg cannot read it as audio of at least "
+            raise OptionError("bed", f"--bed {path}: ffmpeg cannot read it as audio of at least "
                              f"{MIN_FILE_SECONDS:g} seconds")
         rms = _crossfade_loop(tmp)
-    if rms <= 0:
-        raise UsageError(f"--bed {path}: the file is silent")
-    atomic_write_text(meta, json.dumps({"source": str(path), "rms": rms, "bytes": raw.stat().st_size}) + "\n")
+        if rms <= 0:  # inside the block: the conversion is not kept
+            raise OptionError("bed", f"--bed {path}: the file is silent")
+    atomic_write_text(meta, json.dumps({"source": str(path), "of": source, "rms": rms,
+                                        "bytes": raw.stat().st_size}) + "\n")
+    _drop_others(folder, key, str(path))
     return raw, rms
+
+
+def _drop_others(folder: Path, key: str, source: str) -> None:
+    """Remove the conversions of the same file under other keys (an earlier BED_VERSION)."""
+    for m in folder.glob("*.json"):
+        if m.stem == key or not BED_KEY.match(m.stem):
+            continue
+        try:
+            if json.loads(m.read_text(encoding="utf-8")).get("source") != source:
+                continue
+        except (OSError, ValueError, AttributeError):
+            continue
+        for f in (m.with_suffix(".s16"), m):
+            f.unlink(missing_ok=True)
 
 
 def _crossfade_loop(raw: Path) -> float:

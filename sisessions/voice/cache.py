@@ -88,6 +88,14 @@ class Cache:
         return None
 
     def put(self, key: str, pcm: bytes) -> tuple[Path, int]:
+        """Store a clip; returns the entry to use for this key.
+
+        Two processes that make the same line at once (two cold syntheses of one session)
+        may make two versions of it (Piper's output varies a little): every writer keeps
+        the same one (the smallest checksum among the intact entries) and removes the rest,
+        so one version stays. A process that held a removed one finds the kept one on its
+        next read (voice/speech.Speech.samples).
+        """
         self.claim()
         p = self.path(key, checksum(pcm))
         with atomic_path(p) as tmp:
@@ -96,11 +104,14 @@ class Cache:
                 w.setsampwidth(WIDTH)
                 w.setframerate(RATE)
                 w.writeframes(pcm)
-        for other in self._entries(key):  # a damaged copy (a good one may be in use elsewhere)
-            if other != p and clip_frames(other) is None:
+        found = [(other, clip_frames(other)) for other in sorted(self._entries(key))]
+        intact = [(other, n) for other, n in found if n is not None]
+        keep = intact[0] if intact else (p, len(pcm) // WIDTH)
+        for other, _n in found:  # damaged copies, and every other version
+            if other != keep[0]:
                 with contextlib.suppress(OSError):
                     other.unlink()
-        return p, len(pcm) // WIDTH
+        return keep
 
     # -- is this folder ours?
     def is_marked(self) -> bool:
@@ -163,8 +174,19 @@ class Cache:
             self._claimed = True
 
     # -- info and clear
+    def beds(self) -> tuple[int, int]:
+        """(converted beds, bytes): the audio files given to --bed, as the cache holds them."""
+        n = size = 0
+        with contextlib.suppress(OSError):
+            for f in os.scandir(self.root / BEDS):
+                if BED_ENTRY.match(f.name) and f.is_file(follow_symlinks=False):
+                    with contextlib.suppress(OSError):
+                        size += f.stat(follow_symlinks=False).st_size
+                        n += f.name.endswith(".s16")
+        return n, size
+
     def info(self) -> tuple[int, int]:
-        """(entries, bytes)."""
+        """(clip entries, bytes)."""
         n = size = 0
         if self.clips.is_dir():
             for f in self.clips.glob("*/*.wav"):

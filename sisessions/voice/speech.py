@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
 
+from sisessions.audio import FRAME_BYTES
 from sisessions.errors import EngineError
-from sisessions.voice.cache import Cache
+from sisessions.voice.cache import HEADER, Cache
 from sisessions.voice.engines.base import SpeechSettings, Worker, engine_timeout
 
 
@@ -46,6 +47,22 @@ class Speech:
 
     def frames(self, text: str) -> int:
         return self.get(text)[1]
+
+    def samples(self, text: str) -> bytes:
+        """The clip's samples (s16 mono, no header). A clip that left the cache after it was
+        found (`cache clear` during a play or an export, a file removed by hand) is a cache
+        miss like any other: it is made again, never an error."""
+        for _attempt in range(3):
+            path, frames = self.get(text)
+            try:
+                data = path.read_bytes()
+            except (FileNotFoundError, NotADirectoryError):
+                data = b""
+            size = frames * FRAME_BYTES
+            if len(data) >= size + HEADER:
+                return data[len(data) - size:]
+            self._known.pop(text, None)  # gone or cut short: look again, or make it again
+        raise EngineError(f"the spoken clip for \"{text[:40]}\" kept disappearing from the cache at {self.cache.root}")
 
     def missing(self, texts: Iterable[str]) -> list[str]:
         return [t for t in dict.fromkeys(texts) if self.lookup(t) is None]
