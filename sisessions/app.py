@@ -6,7 +6,7 @@ Commands (cli/) and the companion (phone/) call these; the stages below never ca
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Callable
 
@@ -26,7 +26,7 @@ from sisessions.plan.timeline import (
 )
 from sisessions.practice import log, today
 from sisessions.script.library import Library
-from sisessions.script.model import NO_BED, Session
+from sisessions.script.model import NO_BED, Item, Session
 from sisessions.voice.cache import Cache
 from sisessions.voice.engines.base import get_engine
 from sisessions.voice.speech import Speech
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for; the expor
 
 __all__ = ["Choices", "Prepared", "open_library", "resolve_today", "today_decision", "resolve_side",
            "check_wanted", "prepare", "open_speech", "speech_session", "texts", "plan", "export_request", "export",
-           "play_and_log", "done_elsewhere", "past_or_today", "record_check", "record_pain", "duration_text"]
+           "play_and_log", "done_elsewhere", "past_or_today", "record_check", "record_pain", "around", "duration_text"]
 
 
 @dataclass(frozen=True)
@@ -232,17 +232,53 @@ def record_pain(pain: int, when: str = "other", day: date | None = None, note: s
     return log.append_new(rec)
 
 
-def play_and_log(p: Prepared, speech: Speech, options, name: str, debug: bool = False) -> str:
+CHECK_PATTERN = "quick-check"  # the short self-check play starts with when it asks the side
+
+
+def around(library: Library, name: str, choices: Choices, asks: bool, check_in: bool = True):
+    """What `play` asks around the session (play.around.Around): the short check and its
+    question when `asks` (see check_wanted), the check-in when `check_in`. The answer to the
+    check is written to the practice log as it comes, and the session is then prepared with
+    the side it gives (no answer: the saved side, else both sides, as for a schedule)."""
+    from sisessions.play.around import Around, lead  # late: only play needs it
+
+    if not asks:
+        return Around(check_in=check_in)
+    pattern = library.pattern(CHECK_PATTERN)
+    check = Session(CHECK_PATTERN, pattern.path, pattern.title, (Item(CHECK_PATTERN, pattern.loc),), chime=False)
+    events = expand(check, library, PlanOptions(wpm=choices.rate))
+
+    def for_answer(answer: str | None, asked: bool, record: bool = True):
+        if answer is None:
+            return prepare(library, name, choices, unattended=True), lead(None, asked)
+        if record:  # then today's check gives the side ("same": both sides evenly)
+            record_check(answer)
+            return prepare(library, name, choices), lead(answer, asked)
+        # the log could not be written: the answer's side all the same (for "same", as unanswered)
+        if answer == "same":
+            return prepare(library, name, choices, unattended=True), lead(answer, asked)
+        return prepare(library, name, replace(choices, side=answer)), lead(answer, asked)
+
+    return Around(check=events, titles={CHECK_PATTERN: pattern.title}, for_answer=for_answer,
+                  check_in=check_in)
+
+
+def play_and_log(p: Prepared, speech: Speech, options, name: str, debug: bool = False,
+                 around=None) -> str:
     """Play the session to the audio output (options: play.session.PlayOptions), then write its
     practice-log record, whatever the ending; returns the closing sentence. Ctrl-C and a lost
-    output raise (exit 1) after the record is written, saying where the session stopped."""
+    output raise (exit 1) after the record is written, saying where the session stopped. With
+    `around` (from `around()`), the check before it and the check-in after it (its pain is
+    written after the play's record, as "after")."""
     # late: the player loads the audio backends, which no other command needs
     from sisessions.play.session import play
 
-    outcome = play(p, speech, options, name, debug=debug)
+    outcome = play(p, speech, options, name, debug=debug, around=around)
     try:
         log.append(log.play_record(outcome.session, outcome.side, outcome.pace, outcome.engine,
                                    outcome.completed, outcome.pattern, outcome.minutes))
+        if outcome.pain is not None:  # the check-in, after the play it is about
+            log.append(log.pain_record(outcome.pain, when="after"))
         logged = ""
     except OSError as e:
         logged = f" (the practice log could not be written: {e.strerror or e})"

@@ -207,3 +207,41 @@ def test_an_answer_from_another_thread_and_stop_end_the_question(play):
     assert c.ask("side", 5) == "same"
     threading.Timer(0.05, c.stop).start()
     assert c.ask("pain", 5) is None and c.stopped
+
+
+def test_volume_is_a_gain_on_what_the_output_pulls_ramped_over_one_read(voiced):
+    """Two plays of the same frames, one through the relay at half volume: each sample after
+    the first read is half (rounded toward zero); the first read ramps, so the change never clicks."""
+    import numpy as np
+
+    from sisessions.play.feeder import Relay
+
+    prepared, titles = voiced
+    speech = app.open_speech(CHOICES)
+    try:
+        def play_at(volume):
+            program = Program(prepared.events, titles, 200)
+            clips = Clips(speech, program)
+            for text in program.texts():
+                clips._voice(text)
+            relay = Relay(Feeder(program, clips, 0))
+            c = Controller(program, relay.source, output=relay)
+            told = []
+            c.subscribe(told.append)
+            assert c.set_volume(volume) == volume
+            out = b"".join(relay.read(1024) for _ in range(20))
+            return np.frombuffer(out, dtype="<i2").astype(int), c, told
+
+        full, c1, _ = play_at(1.0)
+        half, c2, told = play_at(0.5)
+    finally:
+        speech.close()
+    assert c2.now().volume == 0.5 and told[-1].change is Change.VOLUME
+    assert np.abs(full).max() > 1000
+    assert np.array_equal(half[1024:], (full[1024:] * 0.5).astype(int))
+    # the first read: a gain going smoothly from 1 to 0.5 (no step), read where there is sound
+    at = np.nonzero(np.abs(full[:1024]) > 500)[0]
+    gain = half[at] / full[at]
+    assert len(at) > 100 and np.all((gain > 0.49) & (gain < 1.01))
+    assert np.all(np.abs(gain - (1 - 0.5 * at / 1024)) < 0.01)
+    assert c1.set_volume(7) == 1.0 and c1.set_volume(-1) == 0.0   # louder than rendered is not offered

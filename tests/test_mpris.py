@@ -420,3 +420,62 @@ def test_sigterm_still_ends_cleanly_with_mpris(pulse, warm, bus):
     rc, _, err = p.finish()
     assert rc == 1 and err.startswith("sisessions: Stopped")
     assert np.isfinite(records()[0]["minutes"])
+
+
+# ---------------------------------------------------------------- the desktop entry and volume
+
+
+def busctl_get(interface: str, prop: str) -> str:
+    p = subprocess.run(["busctl", "--user", "get-property", "org.mpris.MediaPlayer2.sisessions",
+                        "/org/mpris/MediaPlayer2", interface, prop], env=child_env(), capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip()
+
+
+def test_desktop_entry_names_the_desktop_file_installed_with_its_icon(pulse, warm, bus, tmp_path):
+    import configparser
+    import sys
+
+    p = Play()
+    wait_listed()
+    assert busctl_get("org.mpris.MediaPlayer2", "DesktopEntry") == 's "sisessions"'
+    playerctl("stop")
+    assert p.finish()[0] == 0
+    # a real install (a wheel built from this tree) puts the entry and the icon under share/
+    prefix = tmp_path / "prefix"
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--no-warn-script-location", "--prefix", str(prefix), str(root)], check=True,
+                   capture_output=True, timeout=300)
+    entry = prefix / "share" / "applications" / "sisessions.desktop"
+    icon = prefix / "share" / "icons" / "hicolor" / "256x256" / "apps" / "sisessions.png"
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(entry)
+    d = ini["Desktop Entry"]
+    assert d["Type"] == "Application" and d["Icon"] == "sisessions" and d["Exec"].startswith("sisessions ")
+    png = icon.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(png[16:20], "big") == int.from_bytes(png[20:24], "big") == 256
+
+
+def test_volume_reads_writes_and_is_the_output_gain(pulse, warm, bus):
+    ref = rendered("reach")
+    with Recorder(pulse) as rec:
+        p = Play("--from", "reach")
+        wait_listed()
+        assert float(playerctl("volume")) == 1.0
+        subprocess.run(["playerctl", "-p", "sisessions", "volume", "0.5"], env=child_env(), check=True, timeout=10)
+        changed = time.monotonic()
+        assert float(playerctl("volume")) == pytest.approx(0.5)
+        assert busctl_get("org.mpris.MediaPlayer2.Player", "Volume") == "d 0.5"
+        rc, _, err = p.finish()
+    assert rc == 0, err
+    # what was heard from 0.3 s after the change on, against the session as rendered: the
+    # loudness of the voice (90th percentile of 20 ms windows that hold speech), halved. Not
+    # aligned sample by sample, so an underrun on a busy machine cannot fake or hide it.
+    heard = envelope(rec.samples[rec.sample_at(changed + 0.3):])
+    said = envelope(ref)
+    ratio = np.percentile(heard[heard > 150], 90) / np.percentile(said[said > 300], 90)
+    print(f"volume 0.5: heard/rendered voice level {ratio:.3f}")
+    assert ratio == pytest.approx(0.5, abs=0.1)

@@ -130,14 +130,20 @@ def export(ctx, session, output, bitrate, split, to, keep, no_sidecars, choices)
                    "repeat, stop (offline; nothing heard is kept). Default: the saved choice, else off.")
 @click.option("--remember", is_flag=True,
               help="Save this --listen or --no-listen as the default of every later play (scheduled ones too).")
+@click.option("--no-check", "no_check", is_flag=True,
+              help="Do not start with the short check when no side is given or checked today.")
 @session_options
 @click.pass_context
-def play(ctx, session, player, delay, announce, start_at, listen, remember, choices):
+def play(ctx, session, player, delay, announce, start_at, listen, remember, no_check, choices):
     """Play the session on this computer's audio output, hands-free.
 
     Keys: space pause/resume, n next pattern, b back to the pattern's start, r repeat the
     last line, q quit. With --listen, say the same: "pause", "continue", "next", "back",
     "repeat", "stop". Every play is written to the practice log (`sisessions log`).
+
+    A session that needs a side, with no --side and no check today, starts with the short
+    check and asks: l, r or s (or say left, right, same). At the end it asks the pain now,
+    0 to 10 (digit keys, t for ten, or say it); no answer in 30 s goes on without one.
 
     Example: sisessions play towel --side left --delay 20 --announce --listen
     """
@@ -154,8 +160,13 @@ def play(ctx, session, player, delay, announce, start_at, listen, remember, choi
         check_installed()  # exit 2 with the install line, before anything plays
     if remember:
         settings.save_value("listen", listen)
-    prepared = prepare_session(ctx, session, choices)
+    library = app.open_library(ctx.obj["scripts"])
+    asks = not no_check and app.check_wanted(library, session, choices)
+    # asking: prepared as for nobody to ask (checked at once); the answer decides (app.around)
+    prepared = app.prepare(library, session, choices, unattended=True) if asks else prepare_session(
+        ctx, session, choices)
+    around = app.around(library, session, choices, asks)
     opts = PlayOptions(player=player, delay=delay, announce=announce, start_at=start_at, listen=listen)
     with app.speech_session(choices, ctx.obj["cache_dir"]) as speech:
-        message = app.play_and_log(prepared, speech, opts, session, debug=ctx.obj["debug"])
+        message = app.play_and_log(prepared, speech, opts, session, debug=ctx.obj["debug"], around=around)
     click.echo(message)

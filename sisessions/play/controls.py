@@ -49,6 +49,7 @@ class Change(StrEnum):
     LINE = "line"                # a spoken line began (Changed.text)
     WAITING = "waiting"          # the voice fell behind: silence until its line is ready
     LENGTH = "length"            # the session's length changed (a line's guessed length became known)
+    VOLUME = "volume"            # the output gain changed (MPRIS Volume)
     ASKED = "asked"              # a question stands (Changed.text: its kind)
     ANSWERED = "answered"        # ... and was answered, or timed out (Changed.text: the answer or "")
     FINISHED = "finished"
@@ -71,9 +72,10 @@ class Now:
     item_position: int
     item_length: int
     preroll_left: int            # frames until the session starts (0 once it has)
-    line: str | None             # the session's current or last spoken line
+    line: str | None             # the current or last spoken line
     can_next: bool
     question: str | None         # "side" or "pain" while one stands
+    volume: float = 1.0          # the output gain, 0 to 1
 
     @property
     def live(self) -> bool:
@@ -102,9 +104,10 @@ class Controller:
     thread) and from `pump` (the session's main loop) with a Changed; they must return at once.
     """
 
-    def __init__(self, program: Program, feeder: Feeder, latency: float = 0.0):
+    def __init__(self, program: Program, feeder: Feeder, latency: float = 0.0, output=None):
         self.p = program
         self.f = feeder
+        self.output = output                        # has .gain (feeder.Relay), or None
         self.latency_frames = int(latency * RATE)  # audio still queued in the output
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -117,6 +120,15 @@ class Controller:
         self._question: str | None = None
         self._answer: str | None = None
         self._answered = threading.Event()
+
+    def load(self, program: Program, feeder: Feeder) -> None:
+        """The next part of the play (the check, the session, the check-in): its program and
+        feeder; subscribers hear of its first item as it begins."""
+        with self._lock:
+            self.p, self.f = program, feeder
+            self._item_key = None
+            self._total = program.total
+            self._waiting = self._finished = False
 
     # -- the actions
     def do(self, command: Command | str) -> bool:
@@ -196,6 +208,21 @@ class Controller:
         self._answered.set()  # a question standing is left unanswered
         self._tell(Change.STOPPED)
         return True
+
+    @property
+    def volume(self) -> float:
+        return self.output.gain if self.output is not None else 1.0
+
+    def set_volume(self, volume: float) -> float:
+        """The output gain, 0 (silent) to 1 (as rendered); louder than rendered is not offered
+        (it would clip). Returns the gain set."""
+        volume = min(1.0, max(0.0, float(volume))) if volume == volume else 1.0  # NaN: as rendered
+        with self._lock:
+            if self.output is None or self.output.gain == volume:
+                return self.volume
+            self.output.gain = volume
+        self._tell(Change.VOLUME)
+        return volume
 
     # -- questions (the side after the check, the pain at the end)
     def ask(self, kind: str, timeout: float, clock: Callable[[], float] = time.monotonic,
@@ -280,7 +307,8 @@ class Controller:
             item_len = sum(lengths[item.start:item.end])
         position = min(max(0, p.position(index, offset) - lag), total) if index >= p.first else 0
         return Now(phase, paused, waiting, item, len(p.blocks), position, total, p.all_known,
-                   item_pos, item_len, p.preroll_left(index, offset), self._line, can_next, question)
+                   item_pos, item_len, p.preroll_left(index, offset), self._line, can_next, question,
+                   self.volume)
 
     def quiet(self) -> bool:
         """True when nothing is being heard: paused, stopped, finished, waiting for the voice, or
@@ -313,8 +341,7 @@ class Controller:
                 self._tell(Change.ITEM, item=item)
             e = p.events[index]
             if e.kind == Kind.SAY:
-                if index >= p.first:
-                    self._line = e.text
+                self._line = e.text
                 self._tell(Change.LINE, e.text)
         if f.waiting != self._waiting:
             self._waiting = f.waiting

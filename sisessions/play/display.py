@@ -31,6 +31,8 @@ class View:
     @staticmethod
     def label(now: Now, item: Item | None = None) -> str:
         item = item or now.item
+        if now.question is not None and item is now.item:
+            return "the check: your answer" if now.question == "side" else "check-in: your answer"
         if item is None:
             return "Done"
         if item.block is None:
@@ -47,7 +49,7 @@ class View:
     def state(self, now: Now) -> str:
         s = ""
         if now.question == "side":
-            s = "l left · r right · s same"
+            s = "l left, r right, s same"
         elif now.question == "pain":
             s = "pain now: 0-9, t for 10"
         elif now.paused:
@@ -86,9 +88,9 @@ class TtyDisplay:
         width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
         now = self.v.c.now()
         when, frac = self.v.times(now)
-        bar_w = max(10, min(40, width - len(when) - 16))
-        filled = int(round(frac * bar_w))
         state = self.v.state(now)
+        bar_w = max(10, min(40, width - len(when) - 16 - len(state)))
+        filled = int(round(frac * bar_w))
         said = textwrap.wrap(f"\"{now.line}\"", width - 2, max_lines=3, placeholder=" ...\"") if now.line else [""]
         lines = [
             f"{self.v.title} · {self.v.label(now)}",

@@ -224,3 +224,47 @@ class Feeder:
         with self._lock:
             return self.index, self.offset
 
+
+
+class Relay:
+    """The source the output pulls: the current part's feeder (the check, the session, the
+    check-in), switched between reads without reopening the output, at the output gain
+    (MPRIS Volume; a change is ramped over one read, so it never clicks)."""
+
+    def __init__(self, source: Feeder):
+        self.source = source
+        self._parts = 0
+        self.gain = 1.0
+        self._applied = 1.0
+
+    def switch(self, source: Feeder) -> None:
+        self.source = source
+        self._parts += 1
+
+    def read(self, frames: int) -> bytes:
+        data = self.source.read(frames)
+        to, at = self.gain, self._applied
+        if to == 1.0 and at == 1.0:
+            return data
+        self._applied = to
+        x = array("h", data)
+        if sys.byteorder == "big":  # pragma: no cover - the PCM is little-endian
+            x.byteswap()
+        n = len(x) or 1
+        step = (to - at) / n
+        for i in range(len(x)):
+            x[i] = max(-32768, min(32767, int(x[i] * (at + step * i))))
+        if sys.byteorder == "big":  # pragma: no cover
+            x.byteswap()
+        return x.tobytes()
+
+    def sound_ahead(self):
+        return self.source.sound_ahead()
+
+    def advance(self, frames: int, hold: int | None = None) -> int:
+        return self.source.advance(frames, hold)
+
+    @property
+    def generation(self) -> int:
+        # a new part is a new generation: simpleaudio stops the buffer of the one before
+        return self._parts * 1_000_000_000 + self.source.generation

@@ -28,7 +28,8 @@ NO_TRACK = "/org/mpris/MediaPlayer2/TrackList/NoTrack"
 COVER_SIZE = 256      # px: enough for a lock screen or a phone's notification
 # properties sent with PropertiesChanged (Position never is: clients extrapolate it, and a
 # jump is told with Seeked)
-WATCHED = ("PlaybackStatus", "Metadata", "CanGoNext", "CanGoPrevious", "CanPlay", "CanPause")
+WATCHED = ("PlaybackStatus", "Metadata", "CanGoNext", "CanGoPrevious", "CanPlay", "CanPause", "Volume")
+DESKTOP_ENTRY = "sisessions"   # desktop/sisessions.desktop, installed with the package
 METHODS = {"Next": Command.NEXT, "Previous": Command.BACK, "Pause": Command.PAUSE,
            "PlayPause": Command.TOGGLE, "Stop": Command.STOP, "Play": Command.RESUME}
 
@@ -51,7 +52,7 @@ def properties(now: Now, album: str, art: str = "") -> dict[str, object]:
     if art:
         md["mpris:artUrl"] = ("s", art)
     return {"PlaybackStatus": status(now), "Metadata": md, "CanGoNext": now.can_next,
-            "CanGoPrevious": now.live, "CanPlay": now.live, "CanPause": now.live}
+            "CanGoPrevious": now.live, "CanPlay": now.live, "CanPause": now.live, "Volume": now.volume}
 
 
 def us(frames: int) -> int:
@@ -94,6 +95,10 @@ def service_classes():
         @dbus_property(access=READ)
         def Identity(self) -> "s":
             return "sisessions"
+
+        @dbus_property(access=READ)
+        def DesktopEntry(self) -> "s":
+            return DESKTOP_ENTRY
 
         @dbus_property(access=READ)
         def SupportedUriSchemes(self) -> "as":
@@ -159,6 +164,14 @@ def service_classes():
         @dbus_property(access=READ)
         def Rate(self) -> "d":
             return 1.0
+
+        @dbus_property()
+        def Volume(self) -> "d":
+            return self.c.volume
+
+        @Volume.setter
+        def Volume(self, value: "d"):
+            self.c.set_volume(value)
 
         @dbus_property(access=READ)
         def MinimumRate(self) -> "d":

@@ -59,14 +59,20 @@ class Program:
     """The events to play and their lengths in frames (guessed for lines not yet voiced)."""
 
     def __init__(self, events: tuple[Event, ...], titles: dict[str, str], wpm: int,
-                 delay: float = 0.0, announce: bool = False):
-        pre: list[Event] = []
+                 delay: float = 0.0, announce: bool = False, lead: tuple[str, ...] = (),
+                 name: str | None = None):
+        """`lead`: lines said before the pre-roll (the answer to the check); `name`: what this
+        program's parts outside any pattern are called (a question alone: "How is the pain?")."""
+        pre: list[Event] = [Event(Kind.SAY, text=line) for line in lead]
+        self._announce_at: int | None = None
         if delay > 0:
             if announce:
+                self._announce_at = len(pre)
                 pre.append(Event(Kind.SAY, text=announce_text(delay)))
             pre.append(Event(Kind.PAUSE, seconds=delay))
         self.events = tuple(pre) + tuple(events)
         self.first = len(pre)
+        self.name = name
         self.titles = titles
         self.delay_frames = seconds_to_frames(delay)
         self.wpm = wpm
@@ -79,7 +85,7 @@ class Program:
         self.says = [i for i, e in enumerate(self.events) if e.kind == Kind.SAY]
         self.blocks = self._blocks()
         self._sums: list[int] | None = None
-        if announce and delay > 0:
+        if self._announce_at is not None:
             self._fit_preroll()
 
     def _guess(self, e: Event) -> int:
@@ -110,13 +116,14 @@ class Program:
         for i in at:
             self.lengths[i] = frames
             self.known[i] = True
-        if self.first and self.events[0].kind == Kind.SAY and self.events[0].text == text:
+        if self._announce_at is not None and self.events[self._announce_at].text == text:
             self._fit_preroll()
         self._sums = None
 
     def _fit_preroll(self) -> None:
         """The announcement and the silence after it last --delay together."""
-        self.lengths[1] = max(0, self.delay_frames - self.lengths[0])
+        k = self._announce_at
+        self.lengths[k + 1] = max(0, self.delay_frames - self.lengths[k])
 
     # -- positions on the session's own clock (the pre-roll is not part of it)
     def _prefix(self) -> list[int]:
@@ -162,7 +169,7 @@ class Program:
         k = len(before)
         start = before[-1].end if before else self.first
         end = self.blocks[k].start if k < len(self.blocks) else len(self.events)
-        title = OPENING if k == 0 else CLOSING if k == len(self.blocks) else REST
+        title = (self.name or OPENING) if k == 0 else CLOSING if k == len(self.blocks) else REST
         return Item(f"gap{k}", title, start, end, None)
 
     # -- navigation
