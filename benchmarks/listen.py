@@ -1,31 +1,38 @@
-"""Spoken commands (`play --listen`): detection, latency, false triggers and CPU of the command
-spotter (sisessions.play.listen.Spotter: voiced stretches decoded by pocketsphinx with the
-command grammar, kept when their confidence against a free phone loop is high enough), on a
-synthesized test set.
+"""Spoken commands and answers (`play --listen`): detection, confusions, latency, false
+triggers and CPU of the spotter (sisessions.play.spotter.Spotter: voiced stretches decoded by
+pocketsphinx with one small grammar, kept when their confidence against a free phone loop is
+high enough), on synthetic voices, tuned on some voices and reported on voices never used for
+tuning.
 
-    .venv/bin/python benchmarks/listen.py [--cache-dir DIR] [--tune] [--quick]
+    .venv/bin/python benchmarks/listen.py [--cache-dir DIR] [--tune] [--no-daily]
 
-Test set: each candidate phrase ("pause", "continue", "resume", "next", "skip", "back", "repeat",
-"stop") spoken by 7 voices: Piper (joe, the bundled voice) at 80, 110 and 150 wpm through
-sisessions.voice, and espeak-ng's en-us male and female variants (m3, f3, f5) and British
-female (en+f2) at 150 wpm (espeak-ng's own command line: the project's espeak engine has no
-variants). Each clip is put 0.7 s into a noise bed of room noise (1/f noise, low hum) and slow
-breathing (band-passed noise bursts with raised-cosine envelopes: a 4 s in-breath, a 6 s
-out-breath) at 20 dB and 10 dB SNR (speech power over the word / noise power), in two takes
-with different noise and breath phase. Take A tunes the confidence level (--tune: one
-level for every phrase), take B is reported; the voices are the same in both takes, so this is not a held-out-speaker figure.
+Words: the commands ("pause", "continue", "resume", "next", "skip", "back", "repeat", "stop")
+and "yes"/"no" (a confirmation), heard with the commands' grammar; "left"/"right"/"same" with
+the side question's grammar; "zero".."ten" with the pain question's (play.listen.Listener.ask;
+a question's grammar holds the commands too, so a command said is heard as itself and ignored).
 
-False triggers: the whole `daily` session (Piper, the default voice), with a room echo (an
-exponentially decaying noise tail, RT60 0.5 s, 10 dB under the direct sound), room noise and
-breathing at 20 dB and 10 dB under the speech, fed to the spotter exactly as `play --listen`
-gates it: only in the silences, from 0.15 s (the output's queue) + ECHO_TAIL after each
-sound, a fresh utterance per silence. Also reported: the same audio heard without the gate
-(all the time, voice included), to show what the gate is for.
+Voices. Tuning: Piper (joe, the bundled voice) at 80, 110 and 150 wpm through sisessions.voice,
+and espeak-ng's en-us m3, f3, f5 and British f2 at 150 wpm. Held out (never used to choose
+anything): flite's slt, rms, awb and kal16 (`apt-get install flite`). Synthetic voices are not
+people: these figures say how the recogniser copes with voices it was not tuned on, not how it
+will hear you.
 
-Latency: from the end of the word (the clip's last loud 5 ms window) to the end of the
-100 ms capture chunk after which the spotter reported it; the capture itself adds up to one
-period more (PERIOD_MS), so add 0.1 s for the action. CPU: process time of the spotter per
-second of audio, as a percentage of one core. Never run as a test.
+Each clip is put 0.7 s into a noise bed of room noise (1/f noise, low hum) and slow breathing
+(band-passed noise bursts with raised-cosine envelopes: a 4 s in-breath, a 6 s out-breath) at
+20 dB and 10 dB SNR (speech power over the word / noise power), in two takes with different
+noise and breath phase. --tune chooses one confidence level per grammar (commands with yes/no,
+side, pain) on the tuning voices' take A; detection is reported on the tuning voices' take B and
+on both takes of the held-out voices. After a hit the spotter is reset and the tone's time and
+the echo tail are skipped, as the listener does; a further hit in the same trial is a phantom.
+
+False triggers: the whole `daily` session (Piper), with a room echo (an exponentially decaying
+noise tail, RT60 0.5 s, 10 dB under the direct sound), room noise and breathing at 20 dB and
+10 dB under the speech, fed to the spotter exactly as `play --listen` gates it: only in the
+silences, from 0.15 s (the output's queue) + ECHO_TAIL after each sound, a fresh utterance per
+silence; with each grammar. Latency: from the end of the word (the clip's last loud 5 ms
+window) to the end of the 100 ms capture chunk after which the spotter reported it; add up to
+one period (PERIOD_MS) for the capture. CPU: process time of the spotter per second of audio,
+as a percentage of one core. Never run as a test.
 """
 from __future__ import annotations
 
@@ -36,6 +43,7 @@ import sys
 import tempfile
 import time
 import wave
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -46,35 +54,34 @@ sys.path.insert(0, str(ROOT))
 from sisessions import app  # noqa: E402
 from sisessions.audio import RATE, ffmpeg_exe  # noqa: E402
 from sisessions.play import listen  # noqa: E402
+from sisessions.sources import tone  # noqa: E402
+from sisessions.play import spotter as S  # noqa: E402
 
-SR = listen.MIC_RATE
+SR = S.MIC_RATE
 CHUNK = SR * listen.PERIOD_MS // 1000
-WORDS = {  # candidate word -> the action it would do
-    "pause": "pause", "continue": "resume", "resume": "resume", "next": "next", "skip": "next",
-    "back": "back", "repeat": "repeat", "stop": "stop",
-}
+HOLD = tone.SECONDS + listen.ECHO_TAIL     # after a hit: the tone, then the echo tail, unheard
+GROUPS = {"commands": list(S.PHRASES), "confirm": list(S.CONFIRM), **{k: list(a) for k, a in S.ANSWERS.items()}}
+GRAMMAR_OF = {w: g for g, ws in GROUPS.items() for w in ws}
+ENDING = {p for p, (a, _) in S.PHRASES.items() if a in listen.PROMPTS}
 PIPER_RATES = (80, 110, 150)
 ESPEAK_VOICES = ("en-us+m3", "en-us+f3", "en-us+f5", "en+f2")
+FLITE_VOICES = ("slt", "rms", "awb", "kal16")
 LEVELS = (-40.0, -30.0, -25.0, -20.0, -15.0, -10.0, -5.0)   # confidence, per 10 ms frame
 OUTPUT_QUEUE = 0.15       # the player's latency: quiet() waits for it after a sound ends
 
 
-def to16k(pcm22: np.ndarray) -> np.ndarray:
-    """int16 at RATE -> float at 16 kHz (ffmpeg's resampler)."""
-    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "s16le", "-ar", str(RATE), "-ac", "1", "-i", "-",
+def to16k(pcm: np.ndarray, rate: int) -> np.ndarray:
+    """int16 at `rate` -> float at 16 kHz (ffmpeg's resampler)."""
+    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "-",
                           "-f", "s16le", "-ar", str(SR), "-ac", "1", "-"],
-                         input=pcm22.astype("<i2").tobytes(), capture_output=True, check=True).stdout
+                         input=pcm.astype("<i2").tobytes(), capture_output=True, check=True).stdout
     return np.frombuffer(out, dtype="<i2").astype(np.float64)
 
 
-def read_wav(path) -> np.ndarray:
+def read_wav(path) -> tuple[np.ndarray, int]:
     with wave.open(str(path)) as w:
         assert w.getsampwidth() == 2 and w.getnchannels() == 1
-        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-        rate = w.getframerate()
-    if rate != RATE:
-        raise SystemExit(f"{path}: {rate} Hz, expected {RATE}")
-    return x
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2"), w.getframerate()
 
 
 def trim(x: np.ndarray) -> np.ndarray:
@@ -85,27 +92,33 @@ def trim(x: np.ndarray) -> np.ndarray:
     return x[loud[0] * win: (loud[-1] + 1) * win]
 
 
-def voices(cache_dir: str | None) -> dict[str, dict[str, np.ndarray]]:
-    """voice -> word -> trimmed clip at 16 kHz."""
+def tool_clips(cmd) -> dict[str, np.ndarray]:
+    """word -> clip made by a command line tool writing a WAV (cmd(word, path))."""
+    clips = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for w in GRAMMAR_OF:
+            f = Path(tmp) / f"{w}.wav"
+            subprocess.run(cmd(w, str(f)), check=True, capture_output=True)
+            clips[w] = trim(to16k(*read_wav(f)))
+    return clips
+
+
+def tuning_voices(cache_dir: str | None) -> dict[str, dict[str, np.ndarray]]:
+    """voice -> word -> trimmed clip at 16 kHz: Piper and espeak-ng."""
     out: dict[str, dict[str, np.ndarray]] = {}
     for wpm in PIPER_RATES:
         with app.speech_session(app.Choices(engine="piper", rate=wpm), cache_dir) as speech:
-            out[f"piper-joe-{wpm}wpm"] = {w: trim(to16k(read_wav(speech.get(w.capitalize() + ".")[0])))
-                                         for w in WORDS}
-    with tempfile.TemporaryDirectory() as tmp:
-        for v in ESPEAK_VOICES:
-            clips = {}
-            for w in WORDS:
-                f = Path(tmp) / f"{w}.wav"
-                subprocess.run(["espeak-ng", "-v", v, "-s", "150", "-w", str(f), w], check=True)
-                with wave.open(str(f)) as wf:
-                    x = np.frombuffer(wf.readframes(wf.getnframes()), dtype="<i2")
-                    r = wf.getframerate()
-                if r != RATE:
-                    raise SystemExit(f"espeak-ng wrote {r} Hz")
-                clips[w] = trim(to16k(x))
-            out[f"espeak-{v}"] = clips
+            out[f"piper-joe-{wpm}wpm"] = {w: trim(to16k(*read_wav(speech.get(w.capitalize() + ".")[0])))
+                                         for w in GRAMMAR_OF}
+    for v in ESPEAK_VOICES:
+        out[f"espeak-{v}"] = tool_clips(lambda w, f, v=v: ["espeak-ng", "-v", v, "-s", "150", "-w", f, w])
     return out
+
+
+def held_out_voices() -> dict[str, dict[str, np.ndarray]]:
+    """voice -> word -> clip: flite's voices, never used to choose anything."""
+    return {f"flite-{v}": tool_clips(lambda w, f, v=v: ["flite", "-voice", v, "-t", w, "-o", f])
+            for v in FLITE_VOICES}
 
 
 # ---------------------------------------------------------------- noise
@@ -152,18 +165,22 @@ def power(x: np.ndarray) -> float:
 # ---------------------------------------------------------------- spotting
 
 
-def phrases_for(thresholds: dict[str, float]) -> dict[str, tuple[str, float]]:
-    return {w: (WORDS[w], thr) for w, thr in thresholds.items()}
-
-
-def spot(spotter: listen.Spotter, x: np.ndarray) -> list[tuple[str, float]]:
-    """Feed x in capture-sized chunks (one silence); (phrase, seconds at the chunk's end)."""
+def spot(spotter: S.Spotter, x: np.ndarray, grammar: str) -> list[tuple[str, float]]:
+    """Feed x in capture-sized chunks (one silence) with `grammar`; (phrase, seconds at the
+    chunk's end). After a hit, the spotter is reset and HOLD seconds go unheard (the tone)."""
+    spotter.use(grammar)
+    spotter.reset()
     pcm = np.clip(x, -32768, 32767).astype("<i2").tobytes()
-    hits = []
+    hits, deaf_until = [], -1.0
     for i in range(0, len(pcm), 2 * CHUNK):
+        t = min(len(pcm), i + 2 * CHUNK) / 2 / SR
+        if t <= deaf_until:
+            continue
         w = spotter.feed(pcm[i: i + 2 * CHUNK])
         if w is not None:
-            hits.append((w, min(len(pcm), i + 2 * CHUNK) / 2 / SR))
+            hits.append((w, t))
+            spotter.reset()
+            deaf_until = t + HOLD
     # the silence ends: what was heard so far is decoded, as the listener does
     if (w := spotter.flush()) is not None:
         hits.append((w, len(pcm) / 2 / SR))
@@ -187,16 +204,89 @@ def make_trials(clips, take: int, snr: float):
     return trials
 
 
-def run_trials(spotter, trials):
-    """Per trial: the hits; and CPU seconds over audio seconds."""
+def run_trials(spotter, trials, grammar: str | None = None):
+    """Per trial (voice, word, start, end, hits); and CPU seconds over audio seconds. Each word
+    is heard with its own grammar, or all with `grammar`."""
     out, cpu, audio = [], 0.0, 0.0
     for v, w, x, s, e in trials:
         c0 = time.process_time()
-        hits = spot(spotter, x)
+        hits = spot(spotter, x, grammar or GRAMMAR_OF[w])
         cpu += time.process_time() - c0
         audio += len(x) / SR
         out.append((v, w, s, e, hits))
     return out, cpu / audio
+
+
+def outcome(w, s, e, hits):
+    """(what the trial's word was heard as first: the word, another phrase or "nothing";
+    phantom phrases heard after it; latency of a right hit)."""
+    if not hits:
+        return "nothing", [], None
+    first, t = hits[0]
+    if first == w and not s - 0.2 <= t <= e + 1.5:
+        first = "late " + w
+    return first, [p for p, _ in hits[1:]], (t - e if first == w else None)
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def table(results, words):
+    """word -> Counter of first outcomes, phantoms Counter, latencies."""
+    out = {w: (Counter(), Counter(), []) for w in words}
+    for v, w, s, e, hits in results:
+        if w not in out:
+            continue
+        first, extra, lat = outcome(w, s, e, hits)
+        out[w][0][first] += 1
+        out[w][1].update(extra)
+        if lat is not None:
+            out[w][2].append(lat)
+    return out
+
+
+def detection_rows(per_set, words):
+    """Markdown rows: word | per (set, snr): right/trials %."""
+    rows = []
+    for w in words:
+        cells = []
+        for tab in per_set:
+            c = tab[w][0]
+            n = sum(c.values())
+            cells.append(f"{100 * c[w] / n:.0f} % ({c[w]}/{n})" if n else "-")
+        rows.append(f"| {w} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def confusion_rows(tab, words):
+    rows = []
+    for w in words:
+        c, extra, lat = tab[w]
+        n = sum(c.values())
+        wrong = ", ".join(f"{p} {k}" for p, k in c.most_common() if p not in (w, "nothing"))
+        ph = ", ".join(f"{p} {k}" for p, k in extra.most_common())
+        ls = f"{np.median(lat):.2f} / {max(lat):.2f}" if lat else "-"
+        rows.append(f"| {w} | {c[w]}/{n} | {c['nothing']} | {wrong or '-'} | {ph or '-'} | {ls} |")
+    return rows
+
+
+def total(tab, words):
+    right = sum(tab[w][0][w] for w in words)
+    n = sum(sum(tab[w][0].values()) for w in words)
+    return right, n
+
+
+def safety(commands_tab, confirm_tab):
+    """(trials whose first hit was an ending command other than the word said: they only ask;
+    trials of a command word heard with the confirmation's grammar (a command said while "yes" is
+    awaited) in which "yes" was heard; those trials)."""
+    asked = sum(k for w in S.PHRASES for p, k in commands_tab[w][0].items()
+                if p in ENDING and S.PHRASES[p][0] != S.PHRASES[w][0])
+    yes = sum(confirm_tab[w][0]["yes"] + confirm_tab[w][1]["yes"] for w in S.PHRASES)
+    return asked, yes, sum(sum(confirm_tab[w][0].values()) for w in S.PHRASES)
+
+
+# ---------------------------------------------------------------- the daily session
 
 
 def daily_audio(cache_dir: str | None, seed: int = 7):
@@ -209,7 +299,7 @@ def daily_audio(cache_dir: str | None, seed: int = 7):
     with app.speech_session(choices, cache_dir) as speech:
         tl = app.plan(prepared, speech)
         pcm = b"".join(render(tl, speech))
-    dry = to16k(np.frombuffer(pcm, dtype="<i2"))
+    dry = to16k(np.frombuffer(pcm, dtype="<i2"), RATE)
     rng = np.random.default_rng(seed)
     # the room: an exponentially decaying noise tail (RT60 0.5 s) 10 dB under the direct sound
     ir_n = int(0.6 * SR)
@@ -247,108 +337,100 @@ def with_noise(wet: np.ndarray, speech_power: float, snr: float, seed: int = 11)
     return wet + np.tile(noise, reps)[: len(wet)]
 
 
-def false_triggers(spotter, heard, windows, gated: bool):
+def false_triggers(spotter, heard, windows, grammar: str):
     hits, cpu, audio = [], 0.0, 0.0
-    spans = windows if gated else [(0, len(heard))]
-    for a, b in spans:
+    for a, b in windows:
         c0 = time.process_time()
-        h = spot(spotter, heard[a:b])
+        h = spot(spotter, heard[a:b], grammar)
         cpu += time.process_time() - c0
         audio += (b - a) / SR
         hits += [(w, a / SR + t) for w, t in h]
     return hits, audio, cpu
 
 
-# ---------------------------------------------------------------- scoring
-
-
-def score(results, words):
-    """word -> (detected, trials, latencies, confusions)."""
-    out = {w: [0, 0, [], 0] for w in words}
-    for v, w, s, e, hits in results:
-        if w not in out:
-            continue
-        out[w][1] += 1
-        good = [t for p, t in hits if p == w and s - 0.2 <= t <= e + 1.5]
-        if good:
-            out[w][0] += 1
-            out[w][2].append(good[0] - e)
-        out[w][3] += sum(1 for p, _ in hits if p != w)
-    return out
-
-
-def tune(clips, heard_windows, cache_dir) -> dict[str, float]:
-    """One confidence level for every phrase: the strictest that keeps the most detections on
-    take A at 10 and 20 dB (less twice the confusions), among levels with no gated false
-    trigger on the daily session."""
+def tune(clips, daily10) -> dict[str, float]:
+    """One level per grammar: the strictest that keeps the most right answers on the tuning
+    voices' take A at 10 and 20 dB (less twice the wrong ones and phantoms), among levels with no
+    gated false trigger of that grammar on the daily session at 10 dB."""
     trials = make_trials(clips, 0, 20) + make_trials(clips, 0, 10)
     best: dict[str, tuple] = {}
     for level in LEVELS:
-        sp = listen.Spotter(phrases_for({w: level for w in WORDS}))
-        res, _ = run_trials(sp, trials)
-        sc = score(res, WORDS)
-        fts = {}
-        for heard, windows in heard_windows:
-            for w, _ in false_triggers(sp, heard, windows, gated=True)[0]:
-                fts[w] = fts.get(w, 0) + 1
-        confused = {}
-        for v, w, s, e, hits in res:
-            for p, _ in hits:
-                if p != w:
-                    confused[p] = confused.get(p, 0) + 1
-        print(f"  level {level:g}: " + ", ".join(
-            f"{w} {sc[w][0]}/{sc[w][1]} ft{fts.get(w, 0)} cf{confused.get(w, 0)}" for w in WORDS), flush=True)
-        key = (not fts, sum(sc[w][0] - 2 * confused.get(w, 0) for w in WORDS), level)
-        if "all" not in best or key > best["all"][0]:
-            best["all"] = (key, level)
-    return {w: best["all"][1] for w in WORDS}
+        sp = S.Spotter(levels={w: level for w in GRAMMAR_OF})
+        tab = table(run_trials(sp, trials)[0], GRAMMAR_OF)
+        line = []
+        for g, words in GROUPS.items():
+            fts = [w for w, _ in false_triggers(sp, *daily10, g)[0] if w in words] if daily10 else []
+            right = sum(tab[w][0][w] for w in words)
+            wrong = sum(k for w in words for p, k in tab[w][0].items() if p not in (w, "nothing"))
+            wrong += sum(sum(tab[w][1].values()) for w in words)
+            key = (not fts, right - 2 * wrong, level)
+            if g not in best or key > best[g][0]:
+                best[g] = (key, level)
+            line.append(f"{g}: right {right}, wrong {wrong}, false triggers {len(fts)}")
+        print(f"  level {level:g}: " + "; ".join(line), flush=True)
+    return {w: best[g][1] for g, words in GROUPS.items() for w in words}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache-dir", help="the audio cache (default: the project's, or SISESSIONS_CACHE)")
-    ap.add_argument("--tune", action="store_true", help="sweep confidence levels on take A first and use the best")
+    ap.add_argument("--tune", action="store_true", help="choose the levels on the tuning voices' take A first")
+    ap.add_argument("--no-daily", action="store_true", help="skip the false triggers over the daily session")
     args = ap.parse_args()
     print(f"uptime: {os.popen('uptime').read().strip()}")
     t0 = time.monotonic()
-    clips = voices(args.cache_dir)
-    print(f"voices: {', '.join(clips)} ({time.monotonic() - t0:.0f} s to make)", flush=True)
-    wet, speech_power, windows, session_s = daily_audio(args.cache_dir)
-    daily = {snr: (with_noise(wet, speech_power, snr), windows) for snr in (20, 10)}
-    del wet
-    listen_s = sum(b - a for a, b in windows) / SR
-    print(f"daily: {session_s / 60:.1f} min, {len(windows)} listening windows, {listen_s / 60:.1f} min listened "
-          f"({time.monotonic() - t0:.0f} s so far)", flush=True)
+    tuning, held = tuning_voices(args.cache_dir), held_out_voices()
+    print(f"tuning voices: {', '.join(tuning)}; held out: {', '.join(held)} "
+          f"({time.monotonic() - t0:.0f} s to make)", flush=True)
+    daily = {}
+    if not args.no_daily:
+        wet, speech_power, windows, session_s = daily_audio(args.cache_dir)
+        daily = {snr: (with_noise(wet, speech_power, snr), windows) for snr in (20, 10)}
+        del wet
+        print(f"daily: {session_s / 60:.1f} min, {len(windows)} listening windows, "
+              f"{sum(b - a for a, b in windows) / SR / 60:.1f} min listened", flush=True)
     if args.tune:
-        print("tuning on take A (level: detected/trials, ft = gated false triggers at 10 dB, cf = confusions):")
-        chosen = tune(clips, [daily[10]], args.cache_dir)
-        print("chosen: " + ", ".join(f"{w} {t:g}" for w, t in chosen.items()))
-        thresholds = chosen
+        print("tuning on the tuning voices' take A:")
+        levels = tune(tuning, daily.get(10))
     else:
-        thresholds = {w: thr for w, (_, thr) in listen.PHRASES.items()}
-    words = list(thresholds)
-    sp = listen.Spotter(phrases_for(thresholds))
-    print(f"\nreported on take B with {', '.join(f'{w} {t:g}' for w, t in thresholds.items())}")
-    cpus = []
+        levels = {w: lvl for g in S.grammars().values() for w, lvl in g.items()}
+    print("levels: " + ", ".join(f"{g} {levels[ws[0]]:g}" for g, ws in GROUPS.items()))
+    sp = S.Spotter(levels=levels)
+    tabs, cpus = {}, []
+    sure = {}
     for snr in (20, 10):
-        res, cpu = run_trials(sp, make_trials({v: {w: c for w, c in ws.items() if w in words}
-                                               for v, ws in clips.items()}, 1, snr))
-        cpus.append(cpu)
-        sc = score(res, words)
-        print(f"{snr} dB SNR: word      detected  latency median/max (s)  confusions")
-        for w in words:
-            d, n, lat, cf = sc[w]
-            ls = f"{np.median(lat):.2f} / {max(lat):.2f}" if lat else "-"
-            print(f"          {w:9s} {d:2d}/{n:2d} {100 * d / n:4.0f} %  {ls:>14s}          {cf}")
+        trials = {"tuning": make_trials(tuning, 1, snr), "held": make_trials(held, 0, snr) + make_trials(held, 1, snr)}
+        for which, ts in trials.items():
+            res, cpu = run_trials(sp, ts)
+            tabs[which, snr] = table(res, GRAMMAR_OF)
+            cpus.append(cpu)
+            said = [t for t in ts if t[1] in S.PHRASES]
+            sure[which, snr] = table(run_trials(sp, said, "confirm")[0], S.PHRASES)
+        print(f"{snr} dB done ({time.monotonic() - t0:.0f} s)", flush=True)
+    order = [("tuning", 20), ("tuning", 10), ("held", 20), ("held", 10)]
+    for g, words in GROUPS.items():
+        print(f"\n### {g}: heard right (first thing heard is the word said, within 1.5 s)\n")
+        print("| word | tuning voices 20 dB | tuning 10 dB | held-out (flite) 20 dB | held-out 10 dB |")
+        print("| --- | --- | --- | --- | --- |")
+        print("\n".join(detection_rows([tabs[k] for k in order], words)))
+        tot = [total(tabs[k], words) for k in order]
+        print("| **all** | " + " | ".join(f"**{100 * r / n:.0f} %** ({r}/{n})" for r, n in tot) + " |")
+        for snr in (20, 10):
+            print(f"\nheld-out voices, {snr} dB: what each word was heard as first (and phantoms after it)\n")
+            print("| said | right | nothing | heard as | phantom after | latency median / max (s) |")
+            print("| --- | --- | --- | --- | --- | --- |")
+            print("\n".join(confusion_rows(tabs["held", snr], words)))
+    print("\nsafety: an ending command heard for another word only asks for a yes; a command said "
+          "while the yes is awaited could be taken for it")
+    for k in order:
+        asked, yes, others = safety(tabs[k], sure[k])
+        print(f"  {k[0]} {k[1]} dB: asked by a confusion {asked}; 'yes' heard for a command {yes} of {others}")
     for snr, (heard, windows) in daily.items():
-        for gated in (True, False):
-            hits, audio, cpu = false_triggers(sp, heard, windows, gated)
+        for g in GROUPS:
+            hits, audio, cpu = false_triggers(sp, heard, windows, g)
             cpus.append(cpu / audio)
-            what = "gated as played" if gated else "without the gate"
-            per_hour = len(hits) / (session_s / 3600)
-            print(f"false triggers, daily + echo + noise at {snr} dB, {what}: {len(hits)} in {session_s / 60:.1f} min "
-                  f"({per_hour:.1f}/hour of session; {audio / 60:.1f} min heard)"
-                  + (f": {', '.join(f'{w}@{t:.0f}s' for w, t in hits[:8])}" if hits else ""))
+            print(f"false triggers, daily + echo + noise at {snr} dB, gated as played, {g}: {len(hits)} "
+                  f"in {audio / 60:.1f} min heard" + (f": {', '.join(f'{w}@{t:.0f}s' for w, t in hits[:8])}" if hits else ""))
     print(f"CPU of the spotter while listening: {100 * max(cpus):.1f} % of one core at most "
           f"({100 * min(cpus):.1f} % at least)")
     print(f"uptime: {os.popen('uptime').read().strip()}")

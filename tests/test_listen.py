@@ -259,7 +259,7 @@ def to16k(path) -> bytes:
 
 
 @pytest.mark.parametrize("word, grammar", [(w, "commands") for w in listen.PHRASES]
-                         + [(w, "commands") for w in listen.CONFIRM]
+                         + [(w, "confirm") for w in listen.CONFIRM]
                          + [(w, kind) for kind, answers in listen.ANSWERS.items() for w in answers])
 def test_the_spotter_hears_each_phrase_in_noise_and_nothing_in_breathing(word, grammar, tmp_path):
     path = spoken(word)

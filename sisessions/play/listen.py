@@ -9,10 +9,10 @@ Why it is shaped like this:
 - A command that ends or skips ("stop", "next"/"skip", "back") is never acted on as heard: a
   confusion (another command, a breath) must not end the session. The session pauses and the
   voice asks (PROMPTS: "Stop the session? Say yes to stop, or no to go on."); only "yes" does
-  it. "no", "continue" or no answer within CONFIRM_WAIT goes on where it was. Yes and no are
-  always in the commands' grammar: a command said again is heard as itself, not as "yes".
+  it. "no", "continue" or no answer within CONFIRM_WAIT goes on where it was. The yes is heard
+  with the commands in the grammar, so a command said again is heard as itself, not as "yes".
 - Closed questions (`Listener.ask`): "left"/"right"/"same" and the numbers zero..ten, heard
-  under the same rules; only the asked kind's answers are in the grammar meanwhile.
+  under the same rules; meanwhile only the asked kind's answers count.
 - Everything heard is acknowledged by sources.tone through the same output the session uses.
 """
 from __future__ import annotations
@@ -135,10 +135,11 @@ class Listener:
         `cancel` is set (e.g. a key answered first: set it from the key loop), or once the
         listener is closed. Call it after the question has been spoken (the microphone is heard
         only while `controller.quiet()`, from ECHO_TAIL after the last sound: pause the feeder
-        or be in a silence). While it waits only that kind's answers count (no
-        commands are acted on: one said is heard as itself and ignored, not taken for an
-        answer); the answer is acknowledged by the tone and shown as `heard "left"` in
-        `news()`. Blocks the caller; nothing heard is stored. Example, from the session's loop:
+        or be in a silence). While it waits only that kind's answers count and no command is
+        acted on (for "side" a command said is heard as itself and ignored; for "pain" the
+        grammar is the numbers alone, as recognition of them is best so, and a word that is
+        not a number may be taken for one: say back what was recorded); the answer is
+        acknowledged by the tone and shown as `heard "left"` in `news()`. Blocks the caller; nothing heard is stored. Example, from the session's loop:
 
             result = listener.ask("side", 30)        # "left" | "right" | "same" | None
             pain = listener.ask("pain", 30)          # 0..10 | None
@@ -201,7 +202,7 @@ class Listener:
             return q.kind
         if self._pending is not None and now >= self._pending[1]:
             self._cancel("no answer: going on")
-        return "commands"
+        return "confirm" if self._pending is not None else "commands"
 
     def step(self, chunk: bytes, now: float) -> str | None:
         """One captured chunk: dropped unless the gate is open, else spotted; returns the
@@ -225,12 +226,11 @@ class Listener:
 
     # -- acting on what was heard
     def act(self, phrase: str, now: float) -> bool:
-        """Do what `phrase` says; False when it says nothing now (a "yes" or "no" when nothing
-        was asked)."""
+        """Do what `phrase` says; False when it says nothing now (a command while a question
+        waits for its answer)."""
         grammar = self.spotter.active
-        if (phrase not in ANSWERS.get(grammar, {}) if grammar in ANSWERS
-                else phrase in CONFIRM and self._pending is None):
-            self.spotter.reset()    # not an answer to what was asked, or nothing was asked
+        if grammar in ANSWERS and phrase not in ANSWERS[grammar]:
+            self.spotter.reset()    # a command said while a question waits: not an answer
             return False
         self.heard.append((time.monotonic(), phrase))
         self._news.append(f"heard \"{phrase}\"")
@@ -289,14 +289,14 @@ class Listener:
     def _ring(self, now: float, samples=None) -> float:
         """The tone (or a spoken question) through the output; the gate stays closed while it
         sounds and for the echo tail. Returns how long it sounds."""
-        if self.mixer is None:
-            return 0.0
         from sisessions.audio import RATE
         from sisessions.sources.tone import SECONDS
 
-        seconds = SECONDS if samples is None else len(samples) / RATE
-        self.mixer.ring(samples)
-        # it comes back through the microphone: not listened to
+        seconds = 0.0
+        if self.mixer is not None:
+            seconds = SECONDS if samples is None else len(samples) / RATE
+            self.mixer.ring(samples)
+        # it comes back through the microphone: not listened to; nor the breath after the word
         self.gate.hold(now, seconds + self.gate.tail)
         return seconds
 

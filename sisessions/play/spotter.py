@@ -1,5 +1,5 @@
 """What the microphone heard: voiced stretches of a silence, each decoded by pocketsphinx
-against one small grammar (the commands with yes and no, or the answers to a closed question) and kept only if the grammar explains it nearly as well as a free phone loop does.
+against one small grammar (the commands, a confirmation, or the answers to a closed question) and kept only if the grammar explains it nearly as well as a free phone loop does.
 
 pocketsphinx ships its US English model in the wheel, so nothing is downloaded and nothing
 leaves the machine. Nothing is written: at most the last KEEP samples of the current silence
@@ -31,12 +31,15 @@ PHRASES: dict[str, tuple[str, float]] = {
     "stop": ("stop", LEVEL),
 }
 
-# The answer to a confirmation (play.listen). Both are always in the commands' grammar: a
-# command said again is heard as itself, not taken for "yes", and a late "yes" is heard as
-# "yes" (and ignored), not taken for "next".
+# The answer to a confirmation (play.listen), heard with the commands: a command said again
+# is heard as itself, not taken for "yes". Not in the commands' own grammar: there "no" took
+# "back" and "stop" in noise (benchmarks/listen.py).
 CONFIRM: dict[str, bool] = {"yes": True, "no": False}
 
 # Closed questions (play.listen.Listener.ask): kind -> spoken answer -> the value returned.
+# Levels other than LEVEL, chosen like it: the strictest with the most right answers.
+LEVELS: dict[str, float] = {"yes": -20.0, "no": -20.0, "left": -20.0, "right": -20.0, "same": -20.0}
+
 NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 ANSWERS: dict[str, dict[str, object]] = {
     "side": {"left": "left", "right": "right", "same": "same"},
@@ -90,17 +93,19 @@ def log_score(hyp) -> float:
 
 def grammars(phrases: dict[str, tuple[str, float]] | None = None,
              levels: dict[str, float] | None = None) -> dict[str, dict[str, float]]:
-    """Grammar name -> phrase -> the level it needs: "commands" (with yes and no) and one per
-    kind of question (its answers and the commands). `levels` overrides any phrase's level."""
+    """Grammar name -> phrase -> the level it needs: "commands"; "confirm" (the commands, yes
+    and no: while an ending command waits for its yes); "side" (left, right, same and the
+    commands, so that a command said is heard as itself and ignored, not taken for a side);
+    "pain" (zero..ten alone: `benchmarks/listen.py` found the commands in its grammar took "four"
+    for "pause"). `levels` overrides any phrase's level."""
     phrases = PHRASES if phrases is None else phrases
-    levels = levels or {}
-    out = {"commands": {**{p: levels.get(p, lvl) for p, (_, lvl) in phrases.items()},
-                        **{w: levels.get(w, LEVEL) for w in CONFIRM}}}
-    for kind, answers in ANSWERS.items():
-        # the commands stay in a question's grammar so that one said is heard as itself (and
-        # ignored), not taken for an answer ("stop" for "left")
-        out[kind] = {**out["commands"], **{w: levels.get(w, LEVEL) for w in answers}}
-    return out
+    levels = {**LEVELS, **(levels or {})}
+    commands = {p: levels.get(p, lvl) for p, (_, lvl) in phrases.items()}
+    answers = {kind: {w: levels.get(w, LEVEL) for w in words} for kind, words in ANSWERS.items()}
+    return {"commands": commands,
+            "confirm": {**commands, **{w: levels.get(w, LEVEL) for w in CONFIRM}},
+            "side": {**commands, **answers["side"]},
+            "pain": answers["pain"]}
 
 
 class Spotter:
