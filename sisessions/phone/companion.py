@@ -16,7 +16,8 @@ from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from sisessions import paths
@@ -33,6 +34,7 @@ ADDRESS_FILE = "companion-address"  # the last address it printed, without the t
 PUBLIC_CA = "/ca.crt"
 COOKIE = "sisessions"
 PAGE = Path(__file__).with_name("page.html")
+LOCKED = Path(__file__).with_name("locked.html")   # the 401 page: how to get in
 SCRIPTS = {"/offline.js": Path(__file__).with_name("offline.js"),  # the page's offline part (SPEC §9)
            "/sw.js": Path(__file__).with_name("sw.js")}            # its service worker, at the root for scope /
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{22,128}$")   # 22 url-safe characters carry 132 bits
@@ -160,7 +162,8 @@ def _unauthorized(path: str) -> Response:
     if path.startswith("/api/"):
         return JSONResponse({"error": "This needs the companion's token: open the address it printed."},
                             401, headers=head)
-    return files.plain(401, "401: open the address `sisessions companion` printed (it carries the token).\n", head)
+    # a person who opened the page without the key reads, on a phone, how to get in
+    return HTMLResponse(LOCKED.read_bytes(), 401, headers=head)
 
 
 # ---------------------------------------------------------------- the app
@@ -237,7 +240,20 @@ def make_app(secret: str, scripts: tuple[str, ...] = (), cache_dir: str | None =
                 OSError: lambda request, e: file_error(e),
                 404: lambda request, e: not_found(request),
                 405: lambda request, e: error("that method is not allowed here", 405)}
-    return HeadCheck(TokenGate(Starlette(routes=routes, exception_handlers=handlers), secret), own_names(host))
+    site = Starlette(routes=routes, exception_handlers=handlers)
+    return HeadCheck(TokenGate(_compressed(site), secret), own_names(host))
+
+
+def _compressed(site):
+    """The page, the API and the feed gzipped when the client takes it (Starlette's own
+    middleware); audio, which is compressed already and served in byte ranges, never."""
+    zipped = GZipMiddleware(site, minimum_size=1024)
+
+    async def app(scope, receive, send):
+        plain = scope["type"] == "http" and _TOKEN_IN_URL.match(scope["path"]) and scope["path"] != "/feed.xml"
+        await (site if plain else zipped)(scope, receive, send)
+
+    return app
 
 
 def file_error(e: OSError) -> Response:
@@ -264,7 +280,9 @@ def feed_xml(renders: Renders, base: str, secret: str) -> bytes:
     def link(p: Path) -> str:
         return f"{base}media/{quote(p.parent.name)}/{quote(p.name)}{query}"
 
-    return feed.render(episodes, base, "sisessions", link=link, cover=f"{base}cover.png{query}")
+    # the self link too: a podcast app that adopts it must keep the token, or it loses the feed
+    return feed.render(episodes, base, "sisessions", link=link, cover=f"{base}cover.png{query}",
+                       self_url=f"{base}feed.xml{query}")
 
 
 # ---------------------------------------------------------------- running it

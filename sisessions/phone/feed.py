@@ -148,9 +148,11 @@ def _url(base: str, rel: str) -> str:
 
 
 def render(episodes: list[Episode], base: str, title: str,
-           link: Callable[[Path], str] | None = None, cover: str | None = None) -> bytes:
+           link: Callable[[Path], str] | None = None, cover: str | None = None,
+           self_url: str | None = None) -> bytes:
     """The feed's XML. `link` gives the URL of an episode's file (default: its name under base),
-    `cover` the cover's URL (default: feed-cover.png under base)."""
+    `cover` the cover's URL (default: feed-cover.png under base), `self_url` the feed's own
+    address that an app adopts when it reads the feed (default: feed.xml under base)."""
     cover = cover or _url(base, COVER)
     link = link or (lambda p: _url(base, p.relative_to(p.parent.parent).as_posix()
                                    if p.parent.name == CHAPTERS else p.name))
@@ -166,7 +168,7 @@ def render(episodes: list[Episode], base: str, title: str,
     _text(ch, "generator", ARTIST)
     if episodes:  # the newest episode's time, so an unchanged folder gives an unchanged feed
         _text(ch, "lastBuildDate", email.utils.format_datetime(max(e.published for e in episodes)))
-    ET.SubElement(ch, f"{{{ATOM}}}link", {"href": base + FEED, "rel": "self", "type": "application/rss+xml"})
+    ET.SubElement(ch, f"{{{ATOM}}}link", {"href": self_url or base + FEED, "rel": "self", "type": "application/rss+xml"})
     img = ET.SubElement(ch, "image")
     _text(img, "url", cover)
     _text(img, "title", title)

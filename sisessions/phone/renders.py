@@ -42,7 +42,7 @@ def _sound(m) -> bool:
     names = m.get("audio"), m.get("transcript")
     return (all(isinstance(n, str) and _FILE_NAME.match(n) for n in names)
             and all(isinstance(m.get(k), str) for k in ("session", "title"))
-            and m.get("side") in (None, "left", "right")
+            and m.get("side") in (None, "left", "right", "both")  # both: a check that could not tell
             and _number(m.get("duration")) and _number(m.get("made"))
             and isinstance(m.get("chapters"), list)
             and all(isinstance(c, dict) and isinstance(c.get("title"), str) and _number(c.get("start"))

@@ -60,6 +60,7 @@ class Feeder:
             pcm = self.clips.pcm(e.text)
             if pcm is None and e.text not in self.clips.failed:
                 self.waiting = True
+                self.clips.move(self.index)  # the voice goes where we wait (after a pre-roll's jump too)
                 return False
             n = len(pcm) // FRAME_BYTES if pcm is not None else self.p.lengths[self.index]
             if self.index >= self.p.first:

@@ -22,18 +22,19 @@ LIBS = ("--scripts", FIXTURES / "phone", "--scripts", FIXTURES / "morning")
 class Companion:
     """`sisessions companion --port 0` in its own home; stopped with Ctrl-C at the end."""
 
-    def __init__(self, env: dict, *args):
+    def __init__(self, env: dict, *args, host: str = "127.0.0.1"):
         e = {k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"}
         e.update(env, PYTHONUNBUFFERED="1")
         self.env = env
+        where = ("--host", host) if host != "127.0.0.1" else ()
         self.proc = subprocess.Popen([sys.executable, "-m", "sisessions", *map(str, LIBS), "companion",
-                                      "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=e)
+                                      "--port", "0", *where, *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=e)
         self.line = self.proc.stdout.readline().strip()
-        m = re.fullmatch(r"Open on your phone: http://127\.0\.0\.1:(\d+)/\?t=([A-Za-z0-9_-]+)", self.line)
+        m = re.fullmatch(rf"Open on your phone: http://{re.escape(host)}:(\d+)/\?t=([A-Za-z0-9_-]+)", self.line)
         assert m, (self.line, self.proc.stderr.read() if self.proc.poll() is not None else "")
         self.port, self.token = int(m[1]), m[2]
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"http://{host}:{self.port}"
 
     def client(self, **kw) -> httpx.Client:
         return httpx.Client(base_url=self.base, timeout=60, follow_redirects=False, **kw)

@@ -104,10 +104,12 @@ def test_a_new_kept_session_replaces_the_one_before_and_a_reload_resumes_where_i
     drv.get(f"{secure.base}/?session=short")
     play = drv.find_element(By.CSS_SELECTOR, '[data-action="play"]')
     ask = drv.find_element(By.ID, "side-ask")
-    wait_for(lambda: play.is_enabled() or ask.is_displayed(), 180)
-    if ask.is_displayed():  # no side saved yet: the page asks once
-        ask.find_element(By.CSS_SELECTOR, '[data-side="left"]').click()
+    wait_for(lambda: ask.is_displayed(), 180)  # a sided session, no check today: the page asks
+    checks = [r for r in log_lines(secure.env) if r["kind"] == "check"]
+    ask.find_element(By.CSS_SELECTOR, '[data-side="left"]').click()  # through the phone's queue, with its id
     wait_for(lambda: play.is_enabled(), 180)
+    (check,) = [r for r in log_lines(secure.env) if r["kind"] == "check"][len(checks):]
+    assert check["result"] == "left" and check["id"]
     play.click()
     wait_for(lambda: drv.execute_script("return document.querySelector('audio').currentTime > 3.2"), 30)
     drv.execute_script("document.querySelector('audio').pause()")

@@ -245,3 +245,23 @@ def test_volume_is_a_gain_on_what_the_output_pulls_ramped_over_one_read(voiced):
     assert len(at) > 100 and np.all((gain > 0.49) & (gain < 1.01))
     assert np.all(np.abs(gain - (1 - 0.5 * at / 1024)) < 0.01)
     assert c1.set_volume(7) == 1.0 and c1.set_volume(-1) == 0.0   # louder than rendered is not offered
+
+
+def test_after_the_pre_roll_the_voice_is_sent_where_from_jumps(voiced):
+    """`--from PATTERN --delay`: the pre-roll, then a jump past more lines than are kept loaded
+    ahead; the feeder waits there and the voice threads must be told to make that line (they
+    were left at the pre-roll: the play waited for ever)."""
+    prepared, titles = voiced
+    speech = app.open_speech(CHOICES)
+    try:
+        program = Program(prepared.events, titles, 200, delay=1.0, announce=True)
+        target = program.from_pattern("roll", "short")
+        clips = Clips(speech, program)
+        clips._voice(program.events[0].text)         # the announcement, in memory
+        f = Feeder(program, clips, 0, after_preroll=target)
+        f.read(sum(program.lengths[:program.first]) + 100)
+        assert f.index == target and f.waiting
+        assert clips.cursor == target
+        assert program.events[target].text in clips._window()
+    finally:
+        speech.close()

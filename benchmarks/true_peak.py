@@ -1,0 +1,68 @@
+"""The cost of measuring an encoded MP3's true peak (output/mp3.py: the check every export now
+makes before it keeps a file), against the session's length, and what it finds.
+
+    .venv/bin/python benchmarks/true_peak.py [--sessions towel daily] [--engine espeak] [--runs 3]
+
+Exports each built-in session once (warm cache after the first), then times
+`mp3.true_peak_db` on the file (median of --runs) and, for comparison, the same 4x oversampled
+measure over the whole file without the screen. Prints one row per session. Never run as a test.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def full_measure(path: Path) -> float:
+    """loudness.true_peak over every 10 s block (no screen): the yardstick."""
+    import numpy as np
+
+    from sisessions.audio import RATE, ffmpeg_exe
+    from sisessions.voice import loudness
+
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1", "-ar", str(RATE),
+                          "-"], capture_output=True, check=True).stdout
+    x = np.frombuffer(raw, "<f4").astype(np.float64)
+    block = RATE * 10
+    return max(loudness.true_peak(x[max(0, i - 256):i + block + 256]) for i in range(0, len(x), block))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sessions", nargs="+", default=["towel", "daily"])
+    ap.add_argument("--engine", default="espeak")
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    from mutagen.mp3 import MP3
+
+    from sisessions.output import mp3
+
+    print("| session | length | true peak (dBTP) | measure (s) | share of length | unscreened measure (s) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    with tempfile.TemporaryDirectory() as tmp:
+        for s in args.sessions:
+            out = Path(tmp) / f"{s}.mp3"
+            subprocess.run([sys.executable, "-m", "sisessions", "export", s, "--side", "left", "--engine",
+                            args.engine, "--no-sidecars", "-o", str(out)], check=True, capture_output=True)
+            length = MP3(str(out)).info.length
+            times, peak = [], -math.inf
+            for _ in range(args.runs):
+                t = time.perf_counter()
+                peak = mp3.true_peak_db(out)
+                times.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            full = full_measure(out)
+            full_s = time.perf_counter() - t
+            m = statistics.median(times)
+            print(f"| {s} | {length / 60:.1f} min | {peak:.2f} (unscreened {full:.2f}) | {m:.2f} | "
+                  f"{100 * m / length:.2f} % | {full_s:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
