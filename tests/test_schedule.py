@@ -6,6 +6,7 @@ import json
 import os
 import pwd
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -54,8 +55,9 @@ def cron_user():
     """A throwaway user of this test run, so that no real crontab is ever touched."""
     if not _root_with_cron():  # only the tests that touch a crontab need it (CI runs as root)
         pytest.skip("needs root, crontab and useradd")
-    name = f"sis-test-{os.getpid()}"
     for _ in range(50):  # useradd fails while another worker holds /etc/passwd's lock
+        # a random part too: a pid is reused, and a run killed before its cleanup leaves its user
+        name = f"sis-test-{os.getpid()}-{secrets.token_hex(3)}"
         p = _sh("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name, check=False)
         if p.returncode == 0:
             break
