@@ -3,6 +3,7 @@ and write, so that no real crontab is ever touched."""
 from __future__ import annotations
 
 import os
+import secrets
 import time
 
 import pytest
@@ -16,8 +17,9 @@ def cron_user():
     """A throwaway user of this test run, so that no real crontab is ever touched."""
     if not root_with_cron():  # only the tests that touch a crontab need it (CI runs as root)
         pytest.skip("needs root, crontab and useradd")
-    name = f"sis-test-{os.getpid()}"
     for _ in range(50):  # useradd fails while another worker holds /etc/passwd's lock
+        # a random part too: a pid is reused, and a run killed before its cleanup leaves its user
+        name = f"sis-test-{os.getpid()}-{secrets.token_hex(3)}"
         p = sh("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name, check=False)
         if p.returncode == 0:
             break
