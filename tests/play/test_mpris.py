@@ -434,8 +434,9 @@ def test_desktop_entry_names_the_desktop_file_installed_with_its_icon(pulse, war
     # a real install (a wheel built from this tree) puts the entry and the icon under share/
     prefix = tmp_path / "prefix"
     root = Path(__file__).resolve().parents[2]
+    # --ignore-installed: with --prefix alone, pip first uninstalls the copy this test runs from
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--no-warn-script-location", "--prefix", str(prefix), str(root)], check=True,
+                    "--ignore-installed", "--no-warn-script-location", "--prefix", str(prefix), str(root)], check=True,
                    capture_output=True, timeout=300)
     entry = prefix / "share" / "applications" / "sisessions.desktop"
     icon = prefix / "share" / "icons" / "hicolor" / "256x256" / "apps" / "sisessions.png"
