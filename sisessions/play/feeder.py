@@ -248,16 +248,11 @@ class Relay:
         if to == 1.0 and at == 1.0:
             return data
         self._applied = to
-        x = array("h", data)
-        if sys.byteorder == "big":  # pragma: no cover - the PCM is little-endian
-            x.byteswap()
-        n = len(x) or 1
-        step = (to - at) / n
-        for i in range(len(x)):
-            x[i] = max(-32768, min(32767, int(x[i] * (at + step * i))))
-        if sys.byteorder == "big":  # pragma: no cover
-            x.byteswap()
-        return x.tobytes()
+        import numpy as np  # late: only a volume other than 1 needs it (warm start stays light)
+
+        x = np.frombuffer(data, "<i2")
+        gain = np.linspace(at, to, len(x), endpoint=False)  # at + (to - at) * i / n
+        return np.clip(np.trunc(x * gain), -32768, 32767).astype("<i2").tobytes()
 
     def sound_ahead(self):
         return self.source.sound_ahead()
