@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for; the expor
 
 __all__ = ["Choices", "Prepared", "open_library", "resolve_today", "today_decision", "resolve_side",
            "check_wanted", "prepare", "open_speech", "speech_session", "texts", "plan", "export_request", "export",
-           "play_and_log", "done_elsewhere", "past_or_today", "record_check", "record_pain", "around", "duration_text"]
+           "play_and_log", "log_outcome", "done_elsewhere", "past_or_today", "record_check", "record_pain", "around", "duration_text"]
 
 
 @dataclass(frozen=True)
@@ -273,7 +273,12 @@ def play_and_log(p: Prepared, speech: Speech, options, name: str, debug: bool = 
     # late: the player loads the audio backends, which no other command needs
     from sisessions.play.session import play
 
-    outcome = play(p, speech, options, name, debug=debug, around=around)
+    return log_outcome(play(p, speech, options, name, debug=debug, around=around))
+
+
+def log_outcome(outcome) -> str:
+    """Write a play's practice-log record (play.session.Outcome), then its check-in's pain;
+    returns the closing sentence (Outcome.conclude, which raises for Ctrl-C and a lost output)."""
     try:
         log.append(log.play_record(outcome.session, outcome.side, outcome.pace, outcome.engine,
                                    outcome.completed, outcome.pattern, outcome.minutes))
