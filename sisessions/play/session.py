@@ -335,7 +335,8 @@ class Session:
         ending = self._play(player)
         if ending is Ending.COMPLETED:
             self._completed = True
-            if self.around.check_in and self.answerable:
+            # asked only when something can answer it now (--listen found no microphone: no)
+            if self.around.check_in and (self._keys is not None or self.listener is not None):
                 self._check_in(player)
         return ending
 

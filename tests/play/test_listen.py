@@ -1,8 +1,11 @@
 """`play --listen` (spoken commands, SPEC §6) with real parts: a private PulseAudio with two
 null sinks, the session playing into one ("test") and the other ("room") being the room the
 microphone hears (PULSE_SOURCE=room.monitor); module-loopback carries the session's own sound
-into the room as a loudspeaker would. Commands are synthesized by the project's own voices
-and played into the room with paplay; the spotter is pocketsphinx itself."""
+into the room as a loudspeaker would, and breathing is played into it with paplay. End to end
+here: a listening session heard through its own echo plays to its end on time, and what
+happens without a microphone; then the parts (the spotter is pocketsphinx itself, on the
+recorded takes of tests/fixtures/spoken). Commands acting on a playing session, frame by
+frame: test_listen_ask.py; spoken answers end to end: test_check.py."""
 from __future__ import annotations
 
 import subprocess
@@ -19,7 +22,6 @@ from sisessions.audio import RATE
 from sisessions.play import listen
 from sisessions.sources import tone
 from sisessions.practice import log, settings
-from sisessions.play.session import PlayOptions, Session
 from tests.play.helpers import CHOICES, ROOM, SCRIPTS, VOICE, say, spoken, to16k
 
 # ---------------------------------------------------------------- the session
@@ -33,14 +35,14 @@ def warm():
 
 
 class Play:
-    """`play listen --listen` with its plain line output read as it comes, each line timed."""
+    """`play listen` (or `session`) with its plain line output read as it comes, each line timed."""
 
-    def __init__(self, *extra, env=None):
+    def __init__(self, *extra, env=None, session: str = "listen"):
         e = dict(__import__("os").environ)
         e.pop("SISESSIONS_DEBUG", None)
         e.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sisessions", "--scripts", str(SCRIPTS), "play", "listen", *VOICE, *extra],
+            [sys.executable, "-m", "sisessions", "--scripts", str(SCRIPTS), "play", session, *VOICE, *extra],
             env=e, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[tuple[float, str]] = []
         self._t = threading.Thread(target=self._read, daemon=True)
@@ -70,50 +72,18 @@ class Play:
         return rc, self.proc.stderr.read()
 
 
+FROM = ("--from", "still")                     # past the safety lines, to the long silences
+SHORT = ("--from", "reach")                    # ... and a session of seconds, where listening is not the point
+
+
 def planned_gap(tl, a: str, b: str) -> float:
     """Seconds from the start of the line `a` to the start of the line `b` in the plan."""
     starts = {c.text: c.start for c in tl.cues if c.text}
     return (starts[b] - starts[a]) / RATE
 
 
-# ---------------------------------------------------------------- spoken commands, end to end
-
-
-def test_said_pause_holds_continue_resumes_and_stop_then_yes_ends_logged_as_stopped(mic, warm):
-    p = Play("--listen")
-    lie = p.wait_for('"Lie still."')
-    p.wait_for("(listening)", after=lie)
-    spoken = say(mic, "pause")
-    held = p.wait_for('(heard "pause")', after=lie, timeout=5)
-    due = lie + planned_gap(warm, "Lie still.", "Breathe out.")
-    time.sleep(max(0.0, due + 2.0 - time.monotonic()))
-    assert p.when('"Breathe out."') is None, "the next line came while paused"
-    assert spoken < due  # the command was heard before the next line was due
-    p.wait_for("(listening)", after=spoken)
-    # "resume", the documented alternate ("continue" itself: test_the_spotter_hears_each_command...)
-    said = say(mic, "resume")
-    acted = p.wait_for('(heard "resume")', after=said - 2, timeout=5)
-    print(f"'resume' ended -> acted on {acted - said:.2f} s later")
-    assert acted - said <= 2.0
-    # resuming goes on with the rest of the silence that was paused, then the next line
-    resumed = p.wait_for('"Breathe out."', after=said - 2, timeout=10)
-    assert abs((resumed - acted) - (due - held)) < 0.6
-    p.wait_for("(listening)", after=resumed)
-    said = say(mic, "stop")
-    # "stop" alone only pauses and asks (a confusion must not end the session); "yes" ends it
-    asked = p.wait_for("(say yes to stop, or no to go on)", after=said - 2, timeout=5)
-    p.wait_for("(listening)", after=asked, timeout=15)   # after the question, said by the voice
-    assert p.proc.poll() is None
-    say(mic, "yes")
-    rc, err = p.finish(timeout=20)
-    assert rc == 0, err
-    assert err == ""
-    assert '(heard "stop")' in p.text() and '(heard "yes")' in p.text()
-    assert "Stopped in Lying Still" in p.text()
-    assert p.when('"Rest now."') is None
-    recs, warnings = log.read()
-    assert warnings == [] and len(recs) == 1
-    assert recs[0].completed is False and recs[0].stopped_in == "still"
+# ---------------------------------------------------------------- end to end
+# (spoken commands acting on a playing session: test_listen_ask.py, in-process, frame by frame)
 
 
 def breathing_wav(path, seconds: float, rms_dbfs: float = -38.0) -> None:
@@ -136,39 +106,38 @@ def breathing_wav(path, seconds: float, rms_dbfs: float = -38.0) -> None:
 
 
 def test_a_session_with_its_own_echo_and_breathing_and_no_command_plays_to_its_end_on_time(mic, warm, tmp_path):
+    """Nothing said for the whole session: its own voice coming back through the room and slow
+    breathing are never heard as a command, and it keeps its planned time. Then the check-in's
+    question is answered aloud (a play that listens asks it; unanswered it would stand 30 s)."""
     breath = tmp_path / "breathing.wav"
-    breathing_wav(breath, 40)
+    breathing_wav(breath, 35)
     noise = subprocess.Popen(["paplay", f"--device={ROOM}", str(breath)], env=mic.client_env())
     try:
-        p = Play("--listen")
-        rc, err = p.finish(timeout=90)
+        p = Play("--listen", *FROM)         # from the pattern: the safety lines are not the point
+        done = p.wait_for('"All done."', timeout=90)
     finally:
         noise.terminate()
         noise.wait(5)
+    asked = p.wait_for('"Press a number key, or t for ten, or say the number."', after=done, timeout=30)
+    p.wait_for("(listening)", after=asked, timeout=30)
+    say(mic, "zero")
+    rc, err = p.finish(timeout=60)
     assert rc == 0, err
     text = p.text()
     assert "Done: Listening Test Session" in text
-    assert "(heard" not in text
-    assert text.count("(listening)") >= 3                   # in each long silence
-    took = p.when('"All done."') - p.when('"Lie still."')
-    plan = planned_gap(warm, "Lie still.", "All done.")
-    print(f"first to last line: {took:.2f} s, planned {plan:.2f} s")
+    assert [ln.split("  ")[-1] for _, ln in p.lines if "(heard" in ln] == ['(heard "zero")']
+    assert p.when('(heard "zero")', after=asked) is not None
+    assert text.count("(listening)") >= 4                   # in each long silence, and for the answer
+    took = done - p.when('"Breathe out."')                  # (the first line is shown after the start-up)
+    plan = planned_gap(warm, "Breathe out.", "All done.")
+    print(f"second to last line: {took:.2f} s, planned {plan:.2f} s")
     assert abs(took - plan) < 0.5
+    recs, warnings = log.read()
+    assert warnings == [] and [(r.kind, getattr(r, "pain", None)) for r in recs] == [("play", None), ("pain", 0)]
+    assert recs[0].completed
 
 
-def test_no_capture_device_is_one_line_and_the_session_plays(room, monkeypatch, warm):
-    for k, v in room.env.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("PULSE_SOURCE", "no-such-microphone")
-    p = Play("--listen")
-    rc, err = p.finish(timeout=90)
-    assert rc == 0, err
-    assert p.text().count(listen.NO_MICROPHONE) == 1
-    assert "Done: Listening Test Session" in p.text()
-    assert "(listening)" not in p.text()
-
-
-def test_the_saved_setting_listens_and_remember_needs_a_choice(room, monkeypatch, warm, cli):
+def test_the_saved_setting_listens_no_microphone_is_one_line_and_remember_needs_a_choice(room, monkeypatch, cli):
     for k, v in room.env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("PULSE_SOURCE", "no-such-microphone")
@@ -176,10 +145,14 @@ def test_the_saved_setting_listens_and_remember_needs_a_choice(room, monkeypatch
     bad = cli("--scripts", SCRIPTS, "play", "listen", *VOICE, "--remember")
     assert bad.returncode == 2 and "--remember" in bad.stderr
     settings.save_value("listen", True)   # as `play --listen --remember` leaves it
-    p = Play()                            # no --listen: the saved setting listens
+    p = Play(*SHORT, session="short")     # no --listen: the saved setting listens
     rc, err = p.finish(timeout=90)
     assert rc == 0, err
-    assert listen.NO_MICROPHONE in p.text()
+    # no capture device: one line, and the session plays to its end
+    assert p.text().count(listen.NO_MICROPHONE) == 1
+    assert "Done: Short Test Session" in p.text() and '"And back."' in p.text()
+    assert "(listening)" not in p.text()
+    assert "How is the pain" not in p.text()   # nothing could answer it: not asked
     ok = cli("--scripts", SCRIPTS, "play", "listen", *VOICE, "--no-listen", "--remember", "--from", "nope")
     assert ok.returncode == 2                # saved before the session is even looked at
     assert settings.listen() is False
