@@ -27,14 +27,14 @@ from sisessions.play.device import Player
 from sisessions.play.session import Clock, PlayOptions, Session
 from sisessions.practice import log, settings
 from tests.conftest import FIXTURES
-from tests.play.helpers import VOICE, Pty, child_env, say
+from tests.play.helpers import SAFETY_START, VOICE, Pty, child_env, say
 
 SCRIPTS = FIXTURES / "check"
 CHOICES = app.Choices(engine="espeak", rate=200)
 QUESTION = "Which side felt deeper"
 SIDE_KEYS = "l left, r right, s same"   # the status line while the side question stands
 PAIN_KEYS = "pain now: 0-9"   # ... and while the check-in's does
-FROM = ("--from", "sway")     # the end-to-end plays skip the safety lines (13 s of them)
+FROM = ("--from", "sway")     # the end-to-end plays skip the session's safety lines (13 s of them)
 
 
 def args(*extra) -> list[str]:
@@ -238,6 +238,8 @@ def app_main():
 
 def test_keys_answer_the_check_and_the_check_in(pulse):
     t = Pty(args=args(*FROM))
+    t.wait_for(SAFETY_START, timeout=60)
+    t.key("n")                                   # the check's own safety lines: on to the check
     t.wait_for(QUESTION, timeout=60)
     t.wait_for(SIDE_KEYS, timeout=60)
     t.key("r")                                   # "right" while the question stands, not "repeat"
@@ -255,6 +257,8 @@ def test_keys_answer_the_check_and_the_check_in(pulse):
 
 def test_spoken_answers_to_the_check_and_the_check_in(mic):
     t = Pty(args=args("--listen", *FROM))
+    t.wait_for(SAFETY_START, timeout=60)
+    t.key("n")                                   # the check's own safety lines: on to the check
     t.wait_for(SIDE_KEYS, timeout=60)
     t.wait_for("listening", timeout=30)
     say(mic, "left")
