@@ -158,7 +158,7 @@ def test_the_saved_setting_listens_no_microphone_is_one_line_and_remember_needs_
     assert settings.listen() is False
 
 
-def test_listen_without_the_recogniser_is_exit_2_with_the_install_line(warm):
+def test_listen_without_the_recogniser_is_exit_2_with_the_install_line():
     code = ("import sys; sys.modules['pocketsphinx'] = None; sys.argv[0] = 'sisessions'; "
             "from sisessions.cli import main; main()")
     proc = subprocess.run([sys.executable, "-c", code, "--scripts", str(SCRIPTS), "play", "listen", *VOICE,
@@ -173,19 +173,31 @@ def test_listen_without_the_recogniser_is_exit_2_with_the_install_line(warm):
 # ---------------------------------------------------------------- the parts
 
 
+@pytest.fixture(scope="module")
+def spotter():
+    """One recogniser for every phrase below (loading its model is a second each time); each
+    test starts it afresh with use() and reset()."""
+    return listen.Spotter()
+
+
+@pytest.fixture(scope="module")
+def breathing16k(tmp_path_factory) -> np.ndarray:
+    breath = tmp_path_factory.mktemp("breath") / "b.wav"
+    breathing_wav(breath, 4, rms_dbfs=-40)
+    return np.frombuffer(to16k(breath), dtype="<i2").astype(np.float64)
+
+
 @pytest.mark.parametrize("word, grammar", [(w, "commands") for w in listen.PHRASES]
                          + [(w, "confirm") for w in listen.CONFIRM]
                          + [(w, kind) for kind, answers in listen.ANSWERS.items() for w in answers])
-def test_the_spotter_hears_each_phrase_in_noise_and_nothing_in_breathing(word, grammar, tmp_path):
-    path = spoken(word)
-    breath = tmp_path / "b.wav"
-    breathing_wav(breath, 4, rms_dbfs=-40)
-    noise = np.frombuffer(to16k(breath), dtype="<i2").astype(np.float64)
-    said = np.frombuffer(to16k(path), dtype="<i2").astype(np.float64)
+def test_the_spotter_hears_each_phrase_in_noise_and_nothing_in_breathing(word, grammar, spotter, breathing16k):
+    noise = breathing16k
+    said = np.frombuffer(to16k(spoken(word)), dtype="<i2").astype(np.float64)
     x = noise.copy()
     x[16000: 16000 + len(said)] += said
-    sp = listen.Spotter()
+    sp = spotter
     sp.use(grammar)
+    sp.reset()
     pcm = np.clip(x, -32768, 32767).astype("<i2").tobytes()
     heard = [w for i in range(0, len(pcm), 3200) if (w := sp.feed(pcm[i:i + 3200]))]
     assert heard == [word]
