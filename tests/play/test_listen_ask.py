@@ -77,8 +77,23 @@ class Mic:
         return heard
 
 
+@pytest.fixture(scope="module")
+def loaded():
+    """One recogniser for the module's listeners (loading its model takes a second)."""
+    return listen.Spotter()
+
+
 @pytest.fixture
-def spoken_to(session):
+def spotter(loaded, monkeypatch):
+    """The loaded recogniser, started afresh, for the next Listener made."""
+    loaded.use("commands")
+    loaded.reset()
+    monkeypatch.setattr(listen, "Spotter", lambda phrases=None: loaded)
+    return loaded
+
+
+@pytest.fixture
+def spoken_to(session, spotter):
     """A listener on the session's controller with the tone and the spoken questions mixed in
     (the espeak voice's), and its microphone."""
     mixer = tone.ToneMix(session.feeder)
@@ -214,7 +229,7 @@ def test_said_pause_holds_resume_goes_on_with_the_silence_left_and_stop_then_yes
 
 
 @pytest.fixture
-def listening(mic, session):
+def listening(mic, session, spotter):
     """A listener on the private PulseAudio microphone, the session paused (silent)."""
     session.controller.pause()
     listener = listen.Listener(session.controller, tone.ToneMix(session.feeder))
