@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for; the expor
 
 __all__ = ["Choices", "Prepared", "open_library", "resolve_today", "today_decision", "resolve_side",
            "check_wanted", "prepare", "open_speech", "speech_session", "texts", "plan", "export_request", "export",
-           "play_and_log", "log_outcome", "done_elsewhere", "past_or_today", "record_check", "record_pain", "around", "duration_text"]
+           "play_and_log", "log_outcome", "done_elsewhere", "past_or_today", "record_check", "record_pain", "around",
+           "duration_text"]
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,7 @@ def test_a_session_with_its_own_echo_and_breathing_and_no_command_plays_to_its_e
     say(mic, "zero")
     rc, err = p.finish(timeout=60)
     assert rc == 0, err
+    assert err == ""
     text = p.text()
     assert "Done: Listening Test Session" in text
     assert [ln.split("  ")[-1] for _, ln in p.lines if "(heard" in ln] == ['(heard "zero")']
