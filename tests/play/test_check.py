@@ -93,6 +93,9 @@ class Person(Clock):
 
 
 class Played:
+    """What a play in this process left: its closing sentence, its plain lines, and every
+    change the controller told, with the fake time it was told at."""
+
     def __init__(self, message: str, screen: str, told: list[tuple[float, Change, str | None]]):
         self.message, self.screen, self.told = message, screen, told
 
@@ -109,8 +112,7 @@ class Played:
         return [b - a for a, b in zip(starts, ends)]
 
 
-def play_here(keys: dict[str, str] | None = None, terminal: bool = True, no_check: bool = False,
-              ask_seconds: float = ASK_SECONDS) -> Played:
+def play_here(keys: dict[str, str] | None = None, terminal: bool = True, no_check: bool = False) -> Played:
     """`play sided` as the command line runs it (check_wanted, prepare, around, play_and_log),
     its keys from a pseudo-terminal (or none) and its lines to a plain text stream."""
     library = app.open_library((str(SCRIPTS),))
@@ -125,7 +127,7 @@ def play_here(keys: dict[str, str] | None = None, terminal: bool = True, no_chec
     told: list = []
     try:
         with app.speech_session(CHOICES, None) as speech:
-            session = Session(prepared, speech, PlayOptions(ask_seconds=ask_seconds), "sided", out=out,
+            session = Session(prepared, speech, PlayOptions(), "sided", out=out,   # questions stand 30 s
                               keys_from=keys_from, around=around, clock=person)
             person.session = session
             session.controller.subscribe(lambda e: told.append((person.t, e.change, e.text)))
@@ -306,7 +308,8 @@ def test_an_unanswered_check_in_stands_its_time_on_the_real_output_and_records_n
     [(asked, kind)] = [(t, text) for t, change, text in told if change is Change.ASKED]
     [(answered, answer)] = [(t, text) for t, change, text in told if change is Change.ANSWERED]
     assert kind == "pain" and answer == ""
-    print(f"the check-in stood {answered - asked:.2f} s (its time {ASK_HERE} s); the play took {ended - started:.1f} s")
+    print(f"the check-in stood {answered - asked:.2f} s (its time {ASK_HERE} s); "
+          f"the play took {ended - started:.1f} s")
     assert ASK_HERE - 0.05 <= answered - asked <= ASK_HERE + 1.5
     assert ended - answered < 3.0                       # then the play ends, not another wait
     lines = [text for t, change, text in told if change is Change.LINE and t < asked]
