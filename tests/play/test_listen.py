@@ -141,15 +141,16 @@ def test_a_session_with_its_own_echo_and_breathing_and_no_command_plays_to_its_e
     plan = [planned_gap(warm, "Breathe out.", line) for line in ("Rest now.", "All done.")]
     print(f"heard: Breathe out. to Rest now. {rest - breathe:.3f} s, to All done. {all_done - breathe:.3f} s;"
           f" planned {plan[0]:.3f} s, {plan[1]:.3f} s")
-    # Sample-exact on a quiet machine; at a load of 12 to 18 on 2 cores the output underruns
-    # (also without --listen) and 17.2 s were heard in up to 18.7 s: the margin holds that, and
-    # still fails a listener that holds the session up (a false pause, a confirmation asked)
-    assert abs(rest - breathe - plan[0]) < 2.0 and abs(all_done - breathe - plan[1]) < 2.0
+    # Sample-exact (within 20 ms) with two busy processes on the 2 cores; at a load of 12 to 18
+    # the output underruns (with and without --listen) and 17.2 s were heard in up to 19.8 s:
+    # the margin (a fifth) holds that, and still fails a listener that holds the session up (a
+    # pause, a confirmation's 10 s); a command heard in the breathing fails the check above
+    assert abs(rest - breathe - plan[0]) < 0.2 * plan[0] and abs(all_done - breathe - plan[1]) < 0.2 * plan[1]
     # ... and as shown (the lines are printed by the session loop, which a busy machine delays;
     # the first line is shown after the start-up)
     took = done - p.when('"Breathe out."')
     print(f"shown: second to last line: {took:.2f} s, planned {plan[1]:.2f} s")
-    assert abs(took - plan[1]) < 2.5
+    assert abs(took - plan[1]) < 0.25 * plan[1]
     recs, warnings = log.read()
     assert warnings == [] and [(r.kind, getattr(r, "pain", None)) for r in recs] == [("play", None), ("pain", 0)]
     assert recs[0].completed
