@@ -22,8 +22,8 @@ from sisessions.audio import RATE
 from sisessions.play import listen
 from sisessions.sources import tone
 from sisessions.practice import log, settings
-from tests.audio_server import WINDOW, Recorder, envelope
-from tests.play.helpers import CHOICES, ROOM, SCRIPTS, VOICE, say, spoken, to16k
+from tests.audio_server import WINDOW, Recorder, best_match, envelope
+from tests.play.helpers import CHOICES, ROOM, SCRIPTS, VOICE, rendered, say, spoken, to16k
 
 # ---------------------------------------------------------------- the session
 
@@ -75,6 +75,12 @@ class Play:
 
 FROM = ("--from", "still")                     # past the safety lines, to the long silences
 SHORT = ("--from", "reach")                    # ... and a session of seconds, where listening is not the point
+
+
+def onsets(loud_windows: np.ndarray, quiet: int = 10) -> np.ndarray:
+    """Windows where sound starts after at least `quiet` windows (200 ms) of silence."""
+    idx = np.nonzero(loud_windows)[0]
+    return np.array([b for a, b in zip(np.r_[-quiet - 1, idx], idx) if b - a > quiet])
 
 
 def planned_gap(tl, a: str, b: str) -> float:
@@ -164,9 +170,17 @@ def test_the_saved_setting_listens_no_microphone_is_one_line_and_remember_needs_
     bad = cli("--scripts", SCRIPTS, "play", "listen", *VOICE, "--remember")
     assert bad.returncode == 2 and "--remember" in bad.stderr
     settings.save_value("listen", True)   # as `play --listen --remember` leaves it
-    p = Play(*SHORT, session="short")     # no --listen: the saved setting listens
-    rc, err = p.finish(timeout=90)
+    with Recorder(room) as rec:
+        p = Play(*SHORT, session="short")  # no --listen: the saved setting listens
+        rc, err = p.finish(timeout=90)
     assert rc == 0, err
+    # starting to listen (the recogniser's model loads, holding the interpreter up to half a
+    # second) leaves no gap in the sound: every loud stretch heard begins where the plan puts a cue
+    ref = rendered("reach")
+    _, lag = best_match(rec.samples, ref)
+    heard, planned = onsets(envelope(rec.samples[lag: lag + len(ref)]) > 300), onsets(envelope(ref) > 300)
+    assert len(planned) >= 4 and len(heard) == len(planned), (heard, planned)
+    assert np.abs(heard - planned).max() <= 2
     # no capture device: one line, and the session plays to its end
     assert p.text().count(listen.NO_MICROPHONE) == 1
     assert "Done: Short Test Session" in p.text() and '"And back."' in p.text()
