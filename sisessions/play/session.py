@@ -359,7 +359,7 @@ class Session:
                              if part.feeder.first_sound is not None else
                              "(preparing the voice; `sisessions synth` beforehand makes the start instant)")
             if part.feeder.finished:
-                self.clock.wait(player.latency, None)
+                player.drain()
                 self.controller.pump()
                 return Ending.COMPLETED
             if not player.alive():
