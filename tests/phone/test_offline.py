@@ -7,11 +7,8 @@ import time
 
 import pytest
 
-from tests.conftest import FIXTURES, module_env, run_cli
 from tests.phone import netns
-from tests.phone.helpers import log_lines, wait_for
-
-LIBS = ("--scripts", FIXTURES / "phone", "--scripts", FIXTURES / "morning")
+from tests.phone.helpers import Companion, log_lines, wait_for
 
 pytestmark = pytest.mark.skipif(netns.should_skip(), reason=netns.skip_reason())
 
@@ -26,16 +23,8 @@ def ns():
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory, shared_cache):
-    root = tmp_path_factory.mktemp("offline")
-    env = module_env(root, shared_cache)
-    run_cli(*LIBS, "today", "--program", "steps", env=env, check=0)
-    return env
-
-
-@pytest.fixture(scope="module")
 def secure(ns, home):
-    c = netns.Companion(ns, home, LIBS, "--https")
+    c = Companion(home, "--https", ns=ns, host=ns.ip)
     try:
         yield c
     finally:
@@ -153,7 +142,7 @@ def test_the_page_offers_the_reminder_for_the_phones_calendar(secure, phone):
 def test_over_plain_http_the_page_still_works_but_is_not_a_secure_context(ns, home, tmp_path):
     from selenium.webdriver.common.by import By
 
-    plain = netns.Companion(ns, home, LIBS)
+    plain = Companion(home, ns=ns, host=ns.ip)
     b = netns.Browser(ns, tmp_path)
     try:
         drv = b.drv
@@ -209,7 +198,7 @@ def test_with_the_computer_off_the_page_plays_the_kept_session_and_done_is_sent_
 
     drv = phone.drv
     drv.set_script_timeout(60)
-    c = netns.Companion(ns, home, LIBS, "--https", port=8765)  # the address the phone knows
+    c = Companion(home, "--https", ns=ns, host=ns.ip, port=8765)  # the address the phone knows
     try:
         drv.get(f"{c.base}/?t={c.token}")
         wait_for(lambda: drv.execute_script("return document.body.dataset.offline") == "ready", 180)

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from sisessions.phone.companion import PAGE
-from tests.conftest import missing_on_ci, module_env, run_cli
-from tests.phone.helpers import LIBS, Companion, chromium, log_lines, needs_chromium, wait_for
+from tests.conftest import missing_on_ci, run_cli
+from tests.phone.helpers import LIBS, Companion, begun, chromium, log_lines, needs_chromium, wait_for
 
 AXE = Path(sys.prefix) / "share" / "axe-core" / "axe.min.js"   # setup.sh --test puts it there (npm)
 
@@ -46,43 +46,39 @@ def js(drv, script: str, *args):
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory, shared_cache):
-    root = tmp_path_factory.mktemp("page")
-    env = module_env(root, shared_cache)
-    run_cli(*LIBS, "today", "--program", "steps", env=env, check=0)
-    return env
-
-
-@pytest.fixture(scope="module")
 def comp(home):
     """The companion on the home-network address, as a phone reaches it."""
-    c = Companion(home, host=lan_address())
-    try:
+    with Companion(home, host=lan_address()) as c:
         yield c
-    finally:
-        err = c.stop()
-        assert "Traceback" not in err, err
 
 
 @pytest.fixture
 def own(tmp_path, shared_cache):
     """A companion with a home of its own, for tests that count what is written."""
-    env = module_env(tmp_path, shared_cache)
-    run_cli(*LIBS, "today", "--program", "steps", env=env, check=0)
-    c = Companion(env, host=lan_address())
-    try:
+    with Companion(begun(tmp_path, shared_cache), host=lan_address()) as c:
         yield c
-    finally:
-        c.stop()
 
 
-@pytest.fixture
-def drv():
+@pytest.fixture(scope="module")
+def browser():
     d = chromium()
     try:
         yield d
     finally:
         d.quit()
+
+
+@pytest.fixture
+def drv(browser):
+    """The module's Chromium, left as a new one would be: the origin the test ended on forgets
+    its cookies, storage and caches (every `own` companion is an origin of its own anyway)."""
+    yield browser
+    was = urllib.parse.urlsplit(browser.current_url)
+    browser.get("about:blank")  # first: a page still open could write again
+    if was.scheme in ("http", "https"):
+        browser.execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": f"{was.scheme}://{was.netloc}",
+                                                               "storageTypes": "all"})
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
 
 
 def open_page(drv, c: Companion, query: str = "") -> None:
@@ -94,6 +90,13 @@ def ready_to_play(drv):
     play = drv.find_element("css selector", '[data-action="play"]')
     wait_for(lambda: play.is_displayed() and play.is_enabled())
     return play
+
+
+def to_the_end(drv) -> None:
+    """Once it plays: skip to 1.5 s before its end (as a person drags the bar), play to the end."""
+    wait_for(lambda: js(drv, "const a = document.querySelector('audio'); return !a.paused && a.currentTime > 0.3"), 30)
+    js(drv, "const a = document.querySelector('audio'); a.currentTime = a.duration - 1.5;")
+    wait_for(lambda: js(drv, "return document.querySelector('audio').ended"), 30)
 
 
 def answer_check(drv, result: str) -> None:
@@ -182,7 +185,7 @@ def test_at_the_end_the_page_offers_done_and_playing_again_is_a_labelled_choice(
     open_page(drv, own)
     play = ready_to_play(drv)
     play.click()
-    wait_for(lambda: js(drv, "return document.querySelector('audio').ended"), 60)
+    to_the_end(drv)
     assert play.text == "Play again from the start"
     status = drv.find_element("id", "status").text
     assert "session is over" in status and "Done" in status
@@ -202,6 +205,9 @@ def test_the_401_page_says_how_to_get_in_and_fits_a_phone(comp):
         api = c.get("/api/today")
     assert r.status_code == 401 and r.headers["content-type"].startswith("text/html")
     assert '<meta name="viewport" content="width=device-width' in r.text
+    head = PAGE.read_text(encoding="utf-8").split("<title>")[0]  # the page's own head, whole
+    assert r.text.startswith(head) and head.startswith("<!doctype html>") and 'content="no-referrer"' in head
+    assert r.text.count("<title>") == 1 and r.text.rstrip().endswith("</html>") and "<!--" not in r.text
     assert "sisessions companion" in r.text and "Scan" in r.text
     assert api.status_code == 401 and set(api.json()) == {"error"}  # the API still answers JSON
 
@@ -254,7 +260,14 @@ def test_nothing_shifts_as_the_page_fills_in(own, drv, query):
     """Item 4: the side question and the chapters appeared and pushed the Done form (CLS 0.20)."""
     for when, pain, ago in (("morning", "2", 3), ("after", "4", 2), ("after", "3", 1)):  # a long reason
         run_cli(*LIBS, "log", "--pain", pain, "--when", when, "--date", days_ago(ago), env=own.env, check=0)
-    drv.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SHIFTS})
+    script = drv.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SHIFTS})
+    try:
+        shifts_stay_small(drv, own, query)
+    finally:  # the next test's pages run without it
+        drv.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", script)
+
+
+def shifts_stay_small(drv, own, query: str) -> None:
     open_page(drv, own, query)
     if query:
         ask = drv.find_element("id", "side-ask")
@@ -309,7 +322,7 @@ def test_accessible_names_match_what_each_control_shows(own, drv):
     wait_for(lambda: play.text != "Pause", 10)
     check("paused part-way")
     play.click()
-    wait_for(lambda: js(drv, "return document.querySelector('audio').ended"), 60)
+    to_the_end(drv)
     check("the end")
     assert {m: v for m, v in seen.items() if v} == {}
 

@@ -1,31 +1,18 @@
-"""The companion's fixtures: one `sisessions companion` per test module, in a home of its own
-with a programme begun, and the fixture session rendered through its API."""
+"""The companion's fixtures: one `sisessions companion` per test module, in its home
+(tests/phone/conftest.py), and the fixture session rendered through its API."""
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from tests.conftest import module_env, run_cli
-from tests.phone.helpers import LIBS, Companion
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory, shared_cache):
-    root = tmp_path_factory.mktemp("companion")
-    env = module_env(root, shared_cache)
-    run_cli(*LIBS, "today", "--program", "steps", env=env, check=0)
-    return env
+from tests.phone.helpers import Companion
 
 
 @pytest.fixture(scope="module")
 def comp(home):
-    c = Companion(home)
-    try:
+    with Companion(home) as c:
         yield c
-    finally:
-        err = c.stop()
-        assert "Traceback" not in err, err
 
 
 @pytest.fixture(scope="module")
