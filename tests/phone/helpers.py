@@ -83,10 +83,14 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
-def begun(root: Path, cache: Path) -> dict:
-    """A home of its own in `root` (tests.conftest.module_env) with the fixture programme begun."""
+def begun(root: Path, cache: Path, like: dict | None = None) -> dict:
+    """A home of its own in `root` (tests.conftest.module_env) with the fixture programme begun:
+    by `today --program steps`, or as a copy of `like`, a home begun so and left untouched."""
     env = module_env(root, cache)
-    run_cli(*LIBS, "today", "--program", "steps", env=env, check=0)
+    if like is None:
+        run_cli(*LIBS, "today", "--program", "steps", env=env, check=0)
+    else:
+        shutil.copytree(like["HOME"], env["HOME"], dirs_exist_ok=True)
     return env
 
 

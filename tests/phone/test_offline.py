@@ -46,6 +46,16 @@ def phone(ns, secure, tmp_path_factory):
         b.quit()
 
 
+@pytest.fixture(scope="module")
+def stranger(ns, tmp_path_factory):
+    """A browser in the namespace that was never told to trust the authority (its own NSS database)."""
+    b = netns.Browser(ns, tmp_path_factory.mktemp("stranger-home"))
+    try:
+        yield b
+    finally:
+        b.quit()
+
+
 def play_and_done(drv, base: str, pain: int) -> None:
     """Open today's session, play it a moment, and say Done with this pain."""
     from selenium.webdriver.common.by import By
@@ -100,7 +110,9 @@ def test_a_new_kept_session_replaces_the_one_before_and_a_reload_resumes_where_i
     (check,) = [r for r in log_lines(secure.env) if r["kind"] == "check"][len(checks):]
     assert check["result"] == "left" and check["id"]
     play.click()
-    wait_for(lambda: drv.execute_script("return document.querySelector('audio').currentTime > 3.2"), 30)
+    wait_for(lambda: drv.execute_script("return document.querySelector('audio').currentTime > 0.3"), 30)
+    drv.execute_script("document.querySelector('audio').currentTime = 12.7")  # dragged on, then paused
+    wait_for(lambda: drv.execute_script("return document.querySelector('audio').currentTime > 12.9"), 30)
     drv.execute_script("document.querySelector('audio').pause()")
     stopped = drv.execute_script("return document.querySelector('audio').currentTime")
     drv.get(f"{secure.base}/?session=short")
@@ -139,13 +151,11 @@ def test_the_page_offers_the_reminder_for_the_phones_calendar(secure, phone):
     assert str(ev["url"]) == secure.base + "/"
 
 
-def test_over_plain_http_the_page_still_works_but_is_not_a_secure_context(ns, home, tmp_path):
+def test_over_plain_http_the_page_still_works_but_is_not_a_secure_context(ns, home, stranger):
     from selenium.webdriver.common.by import By
 
-    plain = Companion(home, ns=ns, host=ns.ip)
-    b = netns.Browser(ns, tmp_path)
-    try:
-        drv = b.drv
+    with Companion(home, ns=ns, host=ns.ip) as plain:
+        drv = stranger.drv
         drv.get(f"{plain.base}/?t={plain.token}")
         assert drv.execute_script("return window.isSecureContext") is False
         note = drv.find_element(By.ID, "offline-note")
@@ -157,19 +167,12 @@ def test_over_plain_http_the_page_still_works_but_is_not_a_secure_context(ns, ho
         play_and_done(drv, plain.base, 5)
         wait_for(lambda: "Written" in drv.find_element(By.ID, "done-status").text, 30)
         assert [(r["kind"], r.get("pain")) for r in log_lines(home)[before:]] == [("play", None), ("pain", 5)]
-    finally:
-        b.quit()
-        assert "Traceback" not in plain.stop()
 
 
-def test_a_browser_that_was_not_told_to_trust_the_authority_refuses_the_page(ns, secure, tmp_path):
-    b = netns.Browser(ns, tmp_path)  # its own NSS database, without the authority
-    try:
-        b.drv.get(f"{secure.base}/")
-        assert "open the address" not in b.drv.page_source  # the companion's own 401 text: never reached
-        assert "privacy error" in b.drv.title.lower(), b.drv.title
-    finally:
-        b.quit()
+def test_a_browser_that_was_not_told_to_trust_the_authority_refuses_the_page(secure, stranger):
+    stranger.drv.get(f"{secure.base}/")
+    assert "open the address" not in stranger.drv.page_source  # the companion's own 401 text: never reached
+    assert "privacy error" in stranger.drv.title.lower(), stranger.drv.title
 
 
 # ---------------------------------------------------------------- with the computer off
