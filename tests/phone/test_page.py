@@ -345,9 +345,9 @@ def test_accessible_names_match_what_each_control_shows(fresh, drv):
 
 
 @needs_chromium
-def test_elapsed_and_remaining_time_show_while_playing(comp, drv):
+def test_elapsed_and_remaining_time_show_while_playing(fresh, drv):
     """Item 6."""
-    open_page(drv, comp)
+    open_page(drv, fresh)
     play = ready_to_play(drv)
     play.click()
     wait_for(lambda: js(drv, "return document.querySelector('audio').currentTime > 2.2"), 30)
