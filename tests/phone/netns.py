@@ -64,6 +64,12 @@ class Netns:
     def close(self) -> None:
         _ip("netns", "del", self.name, check=False)  # takes the veth pair with it
 
+    def __enter__(self) -> Netns:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def trust(home: Path, ca: Path) -> Path:
     """Add the authority to the NSS database Chromium reads in `home`, as a person installs it."""
@@ -110,6 +116,12 @@ class Browser:
         except BaseException:
             self.proc.kill()
             raise
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.quit()
 
     def quit(self) -> None:
         try:

@@ -15,20 +15,14 @@ pytestmark = pytest.mark.skipif(netns.should_skip(), reason=netns.skip_reason())
 
 @pytest.fixture(scope="module")
 def ns():
-    n = netns.Netns()
-    try:
+    with netns.Netns() as n:
         yield n
-    finally:
-        n.close()
 
 
 @pytest.fixture(scope="module")
 def secure(ns, home):
-    c = Companion(home, "--https", ns=ns, host=ns.ip)
-    try:
+    with Companion(home, "--https", ns=ns, host=ns.ip) as c:
         yield c
-    finally:
-        assert "Traceback" not in c.stop()
 
 
 @pytest.fixture(scope="module")
@@ -39,21 +33,15 @@ def phone(ns, secure, tmp_path_factory):
     home = tmp_path_factory.mktemp("phone-home")
     ca = Path(secure.env["XDG_CONFIG_HOME"]) / "sisessions" / "companion-https" / "ca.crt"
     netns.trust(home, ca)
-    b = netns.Browser(ns, home)
-    try:
+    with netns.Browser(ns, home) as b:
         yield b
-    finally:
-        b.quit()
 
 
 @pytest.fixture(scope="module")
 def stranger(ns, tmp_path_factory):
     """A browser in the namespace that was never told to trust the authority (its own NSS database)."""
-    b = netns.Browser(ns, tmp_path_factory.mktemp("stranger-home"))
-    try:
+    with netns.Browser(ns, tmp_path_factory.mktemp("stranger-home")) as b:
         yield b
-    finally:
-        b.quit()
 
 
 def play_and_done(drv, base: str, pain: int) -> None:
