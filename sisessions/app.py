@@ -156,14 +156,17 @@ def _with_opening(events: tuple[Event, ...], lines: list[str]) -> tuple[Event, .
     return events[:at] + tuple(Event(Kind.SAY, text=t) for t in lines) + events[at:]
 
 
-def open_speech(choices: Choices, cache_dir: str | None = None) -> Speech:
+PLAYING_NICE = 10   # synthesis during `play` runs this much nicer: the audio thread comes first
+
+
+def open_speech(choices: Choices, cache_dir: str | None = None, nice: int = 0) -> Speech:
     engine = get_engine(choices.engine)
-    return Speech(engine.settings(choices.voice, choices.rate), Cache(paths.cache_dir(cache_dir)))
+    return Speech(engine.settings(choices.voice, choices.rate), Cache(paths.cache_dir(cache_dir)), nice=nice)
 
 
 @contextlib.contextmanager
-def speech_session(choices: Choices, cache_dir: str | None):
-    sp = open_speech(choices, cache_dir)
+def speech_session(choices: Choices, cache_dir: str | None, nice: int = 0):
+    sp = open_speech(choices, cache_dir, nice)
     try:
         yield sp
     finally:

@@ -24,7 +24,14 @@ from sisessions.audio import CHANNELS, FRAME_BYTES, RATE, WIDTH
 from sisessions.errors import AudioError
 
 PLAYERS = ("auto", "miniaudio", "simpleaudio")
-PERIOD_MS = 50            # one device callback per 50 ms: Ctrl-C and pause are heard at once
+# The output's queue. miniaudio asks PulseAudio for a target length of one "period", and the
+# server keeps about half of it queued (measured: 0.27 s for 500 ms): that much of a delay of the
+# audio thread is absorbed without a gap. With 50 ms (0.04 s queued) two busy processes on two
+# cores made gaps and late cues (benchmarks/play_load.py; the figures are in README). The price
+# is that a pause, a jump or a volume change is heard up to that much later (a pause still ends
+# the sound with a fade, never a cut); Ctrl-C and a lost output close the device at once.
+BUFFER_MS = 500
+QUEUED = 0.3              # seconds of audio queued in the output while it plays (see above)
 STALL_SECONDS = 4.0       # no callback for this long while running: the output went away
 
 
@@ -50,6 +57,10 @@ class Player(abc.ABC):
 
     def alive(self) -> bool:
         return True
+
+    def drain(self) -> None:
+        """Return once what was taken from the source has been heard (the session's end)."""
+        time.sleep(self.latency)
 
     def close(self) -> None:
         pass
@@ -122,17 +133,19 @@ class MiniaudioPlayer(Player):
         try:
             self.device = ma.PlaybackDevice(
                 output_format=ma.SampleFormat.SIGNED16, nchannels=CHANNELS, sample_rate=RATE,
-                buffersize_msec=PERIOD_MS, backends=backends, app_name=app_name)
+                buffersize_msec=BUFFER_MS, backends=backends, app_name=app_name)
         except ma.MiniaudioError as e:
             raise NoOutput(f"miniaudio found no audio output ({e.args[0] if e.args else e})") from e
-        self.latency = 3 * PERIOD_MS / 1000
+        self.latency = QUEUED
         self._last = time.monotonic()
+        self.pulled = 0                     # frames handed to the output so far
         self._error: BaseException | None = None
 
     def _pull(self, source: Source):
         frames = yield b""
         while True:
             self._last = time.monotonic()
+            self.pulled += frames
             try:
                 data = source.read(frames)
             except BaseException as e:  # never let an exception escape into the audio thread
@@ -153,6 +166,15 @@ class MiniaudioPlayer(Player):
         if self._error is not None:
             raise self._error
         return time.monotonic() - self._last < STALL_SECONDS
+
+    def drain(self) -> None:
+        """The output asks for more only as its queue empties: once it has taken a whole
+        queue's worth of frames after this moment, everything before it has been played
+        (however late a busy machine ran the audio thread). At most 3 s."""
+        target = self.pulled + RATE * BUFFER_MS // 1000
+        deadline = time.monotonic() + 3.0
+        while self.pulled < target and time.monotonic() < deadline and self.alive():
+            time.sleep(0.02)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

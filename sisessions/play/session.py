@@ -338,7 +338,7 @@ class Session:
                              if part.feeder.first_sound is not None else
                              "(preparing the voice; `sisessions synth` beforehand makes the start instant)")
             if part.feeder.finished:
-                time.sleep(player.latency)
+                player.drain()
                 self.controller.pump()
                 return Ending.COMPLETED
             if not player.alive():
