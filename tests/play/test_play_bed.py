@@ -15,14 +15,18 @@ from sisessions import app
 from sisessions.sources import bed as beds
 from sisessions.output.render import render
 from tests.audio_server import RATE, Recorder, best_match
+from tests.conftest import FIXTURES
 from tests.play.helpers import CHOICES, SCRIPTS, VOICE, Pty, child_env
 
 LEVEL = 10 ** (beds.LEVEL / 20) * 32768      # the bed's RMS in a silence, in int16 steps
+# The end-to-end tests play `bed` from its pattern `hush`: line, 5 s, line, 5 s, line, 5 s, line
+# (17 s; the middle silence is measured, away from the bed's fades).
+BED_SCRIPTS = FIXTURES / "bed"
 
 
-def session(name: str = "listen"):
+def session(name: str = "listen", scripts=SCRIPTS):
     """(prepared, speech, timeline) of a fixture session; `listen` has 5-second silences."""
-    prepared = app.prepare(app.open_library((str(SCRIPTS),)), name, CHOICES)
+    prepared = app.prepare(app.open_library((str(scripts),)), name, CHOICES)
     speech = app.open_speech(CHOICES)
     return prepared, speech, app.plan(prepared, speech)
 
@@ -130,23 +134,24 @@ def test_a_jump_crossfades_the_bed_and_it_is_gone_under_the_next_line(live):
 # ---------------------------------------------------------------- end to end
 
 
-def listen_args(*extra) -> list[str]:
-    return [sys.executable, "-m", "sisessions", "--scripts", str(SCRIPTS), "play", "listen", *VOICE, *extra]
+def bed_args(*extra) -> list[str]:
+    return [sys.executable, "-m", "sisessions", "--scripts", str(BED_SCRIPTS), "play", "bed", *VOICE, "--from", "hush",
+            *extra]
 
 
-def ListenPty(*extra) -> Pty:  # noqa: N802 (used like the class it stands for)
-    """test_play's terminal, playing the `listen` fixture (long silences) instead."""
-    return Pty(args=listen_args(*extra))
+def BedPty(*extra) -> Pty:  # noqa: N802 (used like the class it stands for)
+    """test_play's terminal, playing the `bed` fixture from its silences instead."""
+    return Pty(args=bed_args(*extra))
 
 
 @pytest.fixture
-def warm_listen():
+def warm_bed():
     rendered(None)
 
 
-def rendered(bed: str | None, start: str = "still") -> tuple[np.ndarray, int]:
-    """The `listen` session from `start` as export renders it, and its first frame."""
-    _, speech, tl = session()
+def rendered(bed: str | None, start: str = "hush") -> tuple[np.ndarray, int]:
+    """The `bed` session from `start` as export renders it, and its first frame."""
+    _, speech, tl = session("bed", BED_SCRIPTS)
     try:
         i = next(k for k, c in enumerate(tl.cues) if c.pattern == start)
         return pcm(render(tl, speech, i, beds.Bed(bed) if bed else None)), tl.cues[i].start
@@ -171,18 +176,18 @@ def bed_gain(residual: np.ndarray, unit: np.ndarray) -> float:
     return float(np.dot(residual, unit) / np.dot(unit, unit))
 
 
-def test_play_mixes_the_bed_as_export_does(pulse, warm_listen):
+def test_play_mixes_the_bed_as_export_does(pulse, warm_bed):
     ref, first = rendered("brown")
     dry, _ = rendered(None)
     with Recorder(pulse) as rec:
-        proc = subprocess.run(listen_args("--from", "still", "--bed", "brown"), env=child_env(),
+        proc = subprocess.run(bed_args("--bed", "brown"), env=child_env(),
                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=90, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "" and "not played live" not in proc.stdout
     heard = align(rec.samples, ref)
     unit = beds.builtin("brown")[np.arange(first, first + len(ref)) % (beds.LOOP_SECONDS * RATE)] * LEVEL
-    # the timeline from --from still: line, 5 s, line, 5 s, line, 5 s, line
-    _, speech, tl = session()
+    # the timeline from --from hush: line, 5 s, line, 5 s, line, 5 s, line
+    _, speech, tl = session("bed", BED_SCRIPTS)
     speech.close()
     cues = [c for c in tl.cues if c.start >= first]
     lines = [(c.start - first, c.end - first) for c in cues if c.kind == "say"]
@@ -204,8 +209,8 @@ def test_play_mixes_the_bed_as_export_does(pulse, warm_listen):
     assert corr >= 0.95
 
 
-def test_pause_stops_the_bed(pulse, warm_listen):
-    t = ListenPty("--bed", "brown")
+def test_pause_stops_the_bed(pulse, warm_bed):
+    t = BedPty("--bed", "brown")
     t.wait_for("Breathe out")
     time.sleep(1.8)                          # into the 5 s silence after it: the bed at its level
     with Recorder(pulse) as playing:
