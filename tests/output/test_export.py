@@ -16,6 +16,7 @@ import pytest
 
 from sisessions.audio import RATE
 from tests.conftest import FIXTURES, run_cli
+from tests.meter import ebur128
 
 LIB = FIXTURES / "lib"
 
@@ -233,14 +234,6 @@ def true_peak_db(x, block=RATE * 10, pad=256) -> float:
     return max(loudness.true_peak(x[max(0, i - pad):i + block + pad]) for i in range(0, len(x), block))
 
 
-def ebur128_integrated(path: Path) -> float:
-    import re
-
-    err = subprocess.run(["/usr/bin/ffmpeg", "-nostats", "-v", "info", "-i", str(path), "-af", "ebur128",
-                          "-f", "null", "-"], capture_output=True, text=True).stderr
-    return float(re.findall(r"I:\s+(-?[\d.]+) LUFS", err)[-1])
-
-
 def builtin_sessions() -> list[str]:
     from sisessions import paths
 
@@ -252,18 +245,6 @@ def builtin_sessions() -> list[str]:
 # same to the sample from run to run), so only whole exports show it. The bar is the norm
 # itself: fresh runs measured the worst session between -2.4 and -1.35 dBTP.
 NORM_DBTP, SPARE_DB = -1.0, 0.0
-
-
-def ebur128_meter(path: Path) -> tuple[float, float]:
-    """(integrated LUFS, true peak dBTP) of a file by ffmpeg's own meter (ebur128, peak=true):
-    an implementation independent of ours, in one pass of Debian's ffmpeg."""
-    import re
-
-    err = subprocess.run(["/usr/bin/ffmpeg", "-nostats", "-hide_banner", "-i", str(path), "-af", "ebur128=peak=true",
-                          "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
-    summary = err.split("Summary:")[-1]
-    return (float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1)),
-            float(re.search(r"True peak:\s+Peak:\s+(-?[\d.]+)", summary).group(1)))
 
 
 # Every built-in session with espeak; with the default voice (Piper, slower to synthesize) the
@@ -282,7 +263,7 @@ def test_every_builtin_session_meets_the_spoken_word_norm_once_encoded(tmp_path,
     out = tmp_path / f"{session}.mp3"
     run_cli("export", session, "--side", side, "--engine", engine, "--pace", "0.5", "--no-sidecars", "-o", out,
             check=0)
-    lufs, tp = ebur128_meter(out)
+    lufs, tp = ebur128(out)  # ffmpeg's own meter: independent of ours
     ours = mp3.true_peak_db(out)  # the program's own (screened) measure, that kept the file
     print(f"{engine} {session} ({side}): {tp} dBTP ({ours:.2f} by ours), {lufs} LUFS")
     assert tp <= NORM_DBTP - SPARE_DB, (tp, lufs)
@@ -338,7 +319,7 @@ def test_an_mp3_over_the_true_peak_norm_is_encoded_again_a_little_quieter(tmp_pa
     assert after <= NORM_DBTP, (before, after)
     assert after >= NORM_DBTP - 1.5, (before, after)  # a little quieter, not much
     assert len(made) == 2  # the audio made anew for the second encode, not the MP3 re-encoded
-    assert ebur128_integrated(plain) - ebur128_integrated(out) <= before - NORM_DBTP + 1.0
+    assert ebur128(plain)[0] - ebur128(out)[0] <= before - NORM_DBTP + 1.0
 
 
 def test_an_mp3_within_the_norm_is_encoded_once_and_unchanged(tmp_path):
