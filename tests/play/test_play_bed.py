@@ -222,8 +222,9 @@ def test_play_mixes_the_bed_as_export_does(pulse, warm_bed):
         g = bed_gain(said[q:e - s - q] - dry[s + q:e - q], unit[s + q:e - q])
         # a line the output broke off and took up again (a dropout on a busy machine) cannot be
         # subtracted from its voice: it is told, and the whole lines must show no bed
-        intact = np.corrcoef(said, dry[s:e])[0, 1] >= 0.98
-        print(f"line at {s / RATE:.1f} s: bed gain {g:.3f}{'' if intact else ' (broken off: a dropout)'}")
+        voice = np.corrcoef(said, dry[s:e])[0, 1]
+        intact = voice >= 0.9
+        print(f"line at {s / RATE:.1f} s: bed gain {g:.3f}, voice {voice:.3f}{'' if intact else ' (broken off)'}")
         if intact:
             whole += 1
             assert abs(g) < 0.1, "the bed is heard under a line"
