@@ -6,6 +6,7 @@ these figures against ffmpeg's own `ebur128` filter, the independent yardstick.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -29,8 +30,11 @@ def _biquad_response(b, a, w):
     return (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
 
 
+@functools.lru_cache(maxsize=8)
 def _k_weighting(n: int, rate: int) -> np.ndarray:
-    """The K-weighting filter's response on an rfft grid of n points at any sample rate.
+    """The K-weighting filter's response on an rfft grid of n points at any sample rate
+    (kept for the last few lengths: levelling one clip measures it five times or so, and
+    the complex exponentials cost as much as the FFTs).
 
     The two biquads (a +4 dB high shelf near 1.5 kHz and a 38 Hz high pass) are built from
     their analogue prototypes with the RBJ formulas, as pyloudnorm does, so 22050 Hz works.
@@ -47,7 +51,9 @@ def _k_weighting(n: int, rate: int) -> np.ndarray:
     w0 = 2 * math.pi * 38.0 / rate
     al, c = math.sin(w0) / (2 * 0.5), math.cos(w0)
     hp = _biquad_response(((1 + c) / 2, -(1 + c), (1 + c) / 2), (1 + al, -2 * c, 1 - al), w)
-    return shelf * hp
+    out = shelf * hp
+    out.flags.writeable = False  # shared by every caller of this length
+    return out
 
 
 def integrated(x: np.ndarray, rate: int) -> float:
@@ -84,6 +90,14 @@ def _oversampled_abs(x: np.ndarray) -> np.ndarray:
     return np.abs(up[: len(x) * OVERSAMPLE]).reshape(len(x), OVERSAMPLE)
 
 
+def peak_rows(rows: np.ndarray) -> np.ndarray:
+    """The true peak (linear) of each row of a 2-D array: one FFT for them all, each row as
+    `true_peak` measures it alone (the same zero padding)."""
+    n = _fast_len(rows.shape[1] + 64)
+    up = np.fft.irfft(np.fft.rfft(rows, n, axis=1), n * OVERSAMPLE, axis=1) * OVERSAMPLE
+    return np.abs(up[:, : rows.shape[1] * OVERSAMPLE]).max(axis=1)
+
+
 def true_peak(x: np.ndarray) -> float:
     if len(x) == 0:
         return -math.inf
@@ -113,16 +127,23 @@ def _box(x: np.ndarray, width: int) -> np.ndarray:
     return (c[width:] - c[:-width]) / width
 
 
-def limit(x: np.ndarray, ceiling_db: float, rate: int, radius_s: float = 0.008) -> np.ndarray:
+def peaks(x: np.ndarray) -> np.ndarray:
+    """The true-peak envelope: the largest |x| between each sample and the next (4x oversampled)."""
+    return _oversampled_abs(x).max(axis=1)
+
+
+def limit(x: np.ndarray, ceiling_db: float, rate: int, radius_s: float = 0.008,
+          env: np.ndarray | None = None) -> np.ndarray:
     """Lower the gain smoothly around every true peak above the ceiling; leave the rest alone.
 
     The gain needed at each peak is spread over +-radius by a running minimum and then
     smoothed by a triangle of the same width (two moving averages): the smoothed gain at a
     peak can only be lower than needed, so no peak passes, and it moves over ~16 ms, without
-    clicks.
+    clicks. `env`, when given, is x's true-peak envelope (`peaks(x)`), already measured.
     """
     ceiling = 10 ** (ceiling_db / 20)
-    env = _oversampled_abs(x).max(axis=1)
+    if env is None:
+        env = peaks(x)
     need = np.minimum(1.0, ceiling / np.maximum(env, 1e-12))
     if need.min() >= 1.0:
         return x
@@ -143,8 +164,10 @@ def normalize(x: np.ndarray, rate: int, target_lufs: float, ceiling_db: float) -
     g0, l0 = 0.0, now
     g1 = target_lufs - now
     y = x
+    env = peaks(x)  # the envelope of x scaled is the envelope scaled: oversampled once
     for _ in range(5):
-        y = limit(x * 10 ** (g1 / 20), ceiling_db, rate)
+        g = 10 ** (g1 / 20)
+        y = limit(x * g, ceiling_db, rate, env=env * g)
         l1 = integrated(y, rate)
         if abs(target_lufs - l1) < 0.1:
             break

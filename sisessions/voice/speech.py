@@ -80,10 +80,29 @@ class Speech:
                 if progress:
                     progress(t)
             return len(todo)
-        with ThreadPoolExecutor(jobs) as pool:
-            for t in pool.map(lambda t: (self._synthesize(t), t)[1], todo):
+        # After a failure (a hung or crashed engine) no thread starts another line: each would
+        # wait out its own timeout, twice, before the one sentence is said.
+        failed = threading.Event()
+
+        def one(t: str) -> str:
+            if not failed.is_set():
+                try:
+                    self._synthesize(t)
+                except BaseException:
+                    failed.set()
+                    raise
+            return t
+
+        pool = ThreadPoolExecutor(jobs)
+        try:
+            for t in pool.map(one, todo):
                 if progress:
                     progress(t)
+        except BaseException:
+            failed.set()  # Ctrl-C in this thread: the same
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         return len(todo)
 
     # -- synthesis

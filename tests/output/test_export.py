@@ -16,6 +16,7 @@ import pytest
 
 from sisessions.audio import RATE
 from tests.conftest import FIXTURES, run_cli
+from tests.meter import ebur128
 
 LIB = FIXTURES / "lib"
 
@@ -233,14 +234,6 @@ def true_peak_db(x, block=RATE * 10, pad=256) -> float:
     return max(loudness.true_peak(x[max(0, i - pad):i + block + pad]) for i in range(0, len(x), block))
 
 
-def ebur128_integrated(path: Path) -> float:
-    import re
-
-    err = subprocess.run(["/usr/bin/ffmpeg", "-nostats", "-v", "info", "-i", str(path), "-af", "ebur128",
-                          "-f", "null", "-"], capture_output=True, text=True).stderr
-    return float(re.findall(r"I:\s+(-?[\d.]+) LUFS", err)[-1])
-
-
 def builtin_sessions() -> list[str]:
     from sisessions import paths
 
@@ -254,23 +247,29 @@ def builtin_sessions() -> list[str]:
 NORM_DBTP, SPARE_DB = -1.0, 0.0
 
 
-@pytest.mark.long
-@pytest.mark.parametrize("engine", ["espeak", "piper"])
-def test_every_builtin_session_meets_the_spoken_word_norm_once_encoded(tmp_path, engine):
-    """True peak <= -1 dBTP and -16 +-1 LUFS, on the MP3 itself.
+# Every built-in session with espeak, sides alternating; with the default voice (Piper, slower
+# to synthesize) the shortest, `towel`. One test each, so that a run spreads them over its
+# workers. The default voice over `check` too: benchmarks/true_peak.py (README says how).
+NORM_CASES = [("espeak", s, ("left", "right")[n % 2]) for n, s in enumerate(builtin_sessions())] + [
+    ("piper", "towel", "right")]
 
-    Every built-in session with espeak; with the default voice (Piper, slower to synthesize)
-    the two shortest. --pace 0.5 keeps every line and halves the silences; sides alternate."""
-    sessions = builtin_sessions() if engine == "espeak" else ["check", "towel"]
-    found = {}
-    for n, session in enumerate(sessions):
-        out = tmp_path / f"{session}.mp3"
-        run_cli("export", session, "--side", ("left", "right")[n % 2], "--engine", engine, "--pace", "0.5",
-                "--no-sidecars", "-o", out, check=0)
-        found[session] = (round(true_peak_db(decode_float(out)), 2), ebur128_integrated(out))
-    print(f"{engine}: (dBTP, LUFS) per session: {found}")
-    assert all(tp <= NORM_DBTP - SPARE_DB for tp, _ in found.values()), found
-    assert all(abs(lufs + 16) <= 1 for _, lufs in found.values()), found
+
+@pytest.mark.long
+@pytest.mark.parametrize("engine, session, side", NORM_CASES, ids=[f"{e}-{s}" for e, s, _ in NORM_CASES])
+def test_every_builtin_session_meets_the_spoken_word_norm_once_encoded(tmp_path, engine, session, side):
+    """True peak <= -1 dBTP and -16 +-1 LUFS, on the MP3 itself. --pace 0.5 keeps every line
+    and halves the silences."""
+    out = tmp_path / f"{session}.mp3"
+    run_cli("export", session, "--side", side, "--engine", engine, "--pace", "0.5", "--no-sidecars", "-o", out,
+            check=0)
+    # the true peak as the norm defines it (4x oversampled), over every stretch of the file: the
+    # program measures only the stretches near the norm (output/mp3.py). ffmpeg's meter reads
+    # peaks up to 0.2 dB higher (it oversamples more finely), so it gives the loudness only.
+    tp = round(true_peak_db(decode_float(out)), 2)
+    lufs, _ = ebur128(out)
+    print(f"{engine} {session} ({side}): {tp} dBTP, {lufs} LUFS")
+    assert tp <= NORM_DBTP - SPARE_DB, (tp, lufs)
+    assert abs(lufs + 16) <= 1, (tp, lufs)
 
 
 def test_disk_full_is_one_sentence_and_no_file(tmp_path):
@@ -321,7 +320,7 @@ def test_an_mp3_over_the_true_peak_norm_is_encoded_again_a_little_quieter(tmp_pa
     assert after <= NORM_DBTP, (before, after)
     assert after >= NORM_DBTP - 1.5, (before, after)  # a little quieter, not much
     assert len(made) == 2  # the audio made anew for the second encode, not the MP3 re-encoded
-    assert ebur128_integrated(plain) - ebur128_integrated(out) <= before - NORM_DBTP + 1.0
+    assert ebur128(plain)[0] - ebur128(out)[0] <= before - NORM_DBTP + 1.0
 
 
 def test_an_mp3_within_the_norm_is_encoded_once_and_unchanged(tmp_path):

@@ -270,9 +270,11 @@ def test_split_never_replaces_files_that_are_only_named_like_tracks(tmp_path):
     assert snapshot(tmp_path) == before
 
 
-def test_split_replaces_its_own_earlier_set_but_not_one_you_added_to(tmp_path):
-    run_cli("--scripts", LIB, "export", *ARGS, "-o", f"{tmp_path}/", "--split", check=0)
+def test_split_replaces_its_own_earlier_set_but_not_one_you_added_to(tmp_path, made):
+    import shutil
+
     folder = tmp_path / "short-left"
+    shutil.copytree(made["split"], folder)  # the set as an earlier --split wrote it (the module's)
     assert (folder / ".sisessions-set.json").is_file()
     run_cli("--scripts", LIB, "export", *ARGS, "-o", f"{tmp_path}/", "--split", check=0)  # its own: replaced
     first = sorted(folder.glob("*.mp3"))[0]

@@ -6,8 +6,11 @@ import subprocess
 
 import pytest
 
+from sisessions import app
 from tests.audio_server import PulseServer
-from tests.play.helpers import ROOM, rendered
+from tests.play.helpers import CHOICES, ROOM, SCRIPTS, rendered
+
+CONTROL_LATENCY = 0.15   # what the `play` fixture's controller takes the output to hold, in seconds
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +65,44 @@ def mic(room, monkeypatch):
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("PULSE_SOURCE", f"{ROOM}.monitor")
     return room
+
+
+# ---------------------------------------------------------------- a play without sound
+
+
+@pytest.fixture(scope="module")
+def voiced():
+    """The short fixture session, every line voiced once (espeak: a second or two)."""
+    prepared = app.prepare(app.open_library((str(SCRIPTS),)), "short", CHOICES)
+    titles = {it.pattern: prepared.library.pattern(it.pattern).title for it in prepared.session.items}
+    return prepared, titles
+
+
+@pytest.fixture
+def play(voiced):
+    """make(delay=0) -> (controller, feeder, events told): a play whose every clip is loaded."""
+    from sisessions.play.controls import Controller
+    from sisessions.play.feeder import Feeder
+    from sisessions.play.prefetch import Clips
+    from sisessions.play.program import Program
+
+    prepared, titles = voiced
+    speech = app.open_speech(CHOICES)
+    made = []
+
+    def make(delay: float = 0.0):
+        program = Program(prepared.events, titles, 200, delay=delay)
+        clips = Clips(speech, program)
+        clips.prime(0)
+        for text in program.texts():
+            clips._voice(text)
+        clips._make_chime()
+        f = Feeder(program, clips, 0)
+        c = Controller(program, f, latency=CONTROL_LATENCY)
+        told = []
+        c.subscribe(told.append)
+        made.append(c)
+        return c, f, told
+
+    yield make
+    speech.close()

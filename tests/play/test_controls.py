@@ -5,52 +5,15 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from sisessions import app
 from sisessions.play import keys, mpris
 from sisessions.play.controls import Change, Command, Controller, Phase
 from sisessions.play.feeder import FADE_FRAMES, Feeder
 from sisessions.play.prefetch import Clips
 from sisessions.play.program import Program
-from tests.conftest import FIXTURES
+from tests.play.helpers import CHOICES
 
-SCRIPTS = FIXTURES / "play"
-CHOICES = app.Choices(engine="espeak", rate=200)
-LATENCY = 0.15
-
-
-@pytest.fixture(scope="module")
-def voiced():
-    """The short fixture session, every line voiced once (espeak: a second or two)."""
-    prepared = app.prepare(app.open_library((str(SCRIPTS),)), "short", CHOICES)
-    titles = {it.pattern: prepared.library.pattern(it.pattern).title for it in prepared.session.items}
-    return prepared, titles
-
-
-@pytest.fixture
-def play(voiced):
-    """make(delay=0) -> (controller, feeder, events told): a play whose every clip is loaded."""
-    prepared, titles = voiced
-    speech = app.open_speech(CHOICES)
-    made = []
-
-    def make(delay: float = 0.0):
-        program = Program(prepared.events, titles, 200, delay=delay)
-        clips = Clips(speech, program)
-        clips.prime(0)
-        for text in program.texts():
-            clips._voice(text)
-        clips._make_chime()
-        f = Feeder(program, clips, 0)
-        c = Controller(program, f, latency=LATENCY)
-        told = []
-        c.subscribe(told.append)
-        made.append(c)
-        return c, f, told
-
-    yield make
-    speech.close()
+# the `voiced` and `play` fixtures are in tests/play/conftest.py (test_mpris uses them too)
 
 
 def pull(c: Controller, f: Feeder, frames: int, step: int = 441) -> None:
@@ -87,11 +50,12 @@ def test_now_follows_the_frames_pulled_and_events_arrive_in_order(play):
     assert c.now().preroll_left == 11025 and c.now().phase is Phase.PREROLL
     pull(c, f, 11025 + 2205)
     n = c.now()
-    # a tenth of a second into the session, of which the output still holds LATENCY
+    # a tenth of a second into the session, of which the output still holds the latency
     assert n.phase is Phase.PLAYING and n.item.title == "Opening"
     assert n.position == 0  # 2205 frames taken, 3307 still queued: nothing heard yet
     pull(c, f, 22050)
-    assert c.now().position == 2205 + 22050 - int(LATENCY * 22050)
+    assert c.latency_frames == int(0.15 * 22050)     # as the fixture makes it
+    assert c.now().position == 2205 + 22050 - c.latency_frames
     assert c.now().line == c.p.events[c.p.first].text
     pull(c, f, c.p.total)
     n = c.now()

@@ -13,8 +13,8 @@ import pytest
 
 from sisessions.audio import RATE
 from sisessions.sources import bed as beds
-from sisessions.voice import loudness
-from tests.conftest import run_cli
+from tests.conftest import module_env, run_cli
+from tests.meter import ebur128
 
 
 def decode(path: Path) -> np.ndarray:
@@ -45,25 +45,36 @@ def spans(tl: dict, kind: str, min_seconds: float = 0.0, margin: float = 0.0):
             yield a, b
 
 
+# The bed does not care which voice speaks: espeak keeps the module's one synthesis of towel
+# short (the default voice's exports are measured in tests/output/test_export.py).
+VOICE = ("--engine", "espeak")
+
+
 @pytest.fixture(scope="module")
 def towel(tmp_path_factory, shared_cache):
-    """The towel session exported as WAV with no bed, with brown and with drone; its timeline."""
+    """The towel session exported once for the whole module: WAV with no bed, with brown, with
+    drone and with brown at --bed-level -38; MP3 (and sidecars) with brown and with none; its
+    timeline with and without --bed."""
     out = tmp_path_factory.mktemp("beds")
-    # module scope runs outside the per-test isolation: give the commands a home of their own
-    env = {"SISESSIONS_CACHE": str(shared_cache), "HOME": str(out),
-           **{f"XDG_{k}_HOME": str(out / k.lower()) for k in ("CONFIG", "DATA", "STATE", "CACHE")}}
-    tl = json.loads(run_cli("show", "towel", "--side", "left", "--json", env=env, check=0).stdout)
+    env = module_env(out, shared_cache)  # module scope runs outside the per-test isolation
+    show = lambda *bed: run_cli("show", "towel", "--side", "left", *VOICE, "--json", *bed, env=env,  # noqa: E731
+                                check=0).stdout
+    timeline = {"plain": show(), "brown": show("--bed", "brown")}
     files = {}
-    for name in (None, "brown", "drone"):
+    for name, extra in ((None, ()), ("brown", ("--bed", "brown")), ("drone", ("--bed", "drone")),
+                        ("-38", ("--bed", "brown", "--bed-level", "-38"))):
         f = out / f"{name or 'none'}.wav"
-        run_cli("export", "towel", "--side", "left", "-o", f, *(["--bed", name] if name else []), env=env, check=0)
+        run_cli("export", "towel", "--side", "left", *VOICE, "-o", f, *extra, env=env, check=0)
         files[name] = wav(f)
-    return tl, files
+    mp3s = {"bed": out / "bed" / "towel.mp3", "plain": out / "plain" / "towel.mp3"}
+    run_cli("export", "towel", "--side", "left", *VOICE, "-o", mp3s["bed"], "--bed", "brown", env=env, check=0)
+    run_cli("export", "towel", "--side", "left", *VOICE, "-o", mp3s["plain"], env=env, check=0)
+    return json.loads(timeline["plain"]), files, mp3s, timeline
 
 
 @pytest.mark.parametrize("name", ["brown", "drone"])
 def test_the_bed_is_quiet_in_silences_dips_under_speech_and_fades(towel, name):
-    tl, files = towel
+    tl, files, _, _ = towel
     plain, bedded = files[None], files[name]
     assert len(plain) == len(bedded)
     bed = bedded - plain  # the bed alone, as mixed (the voice is identical sample for sample)
@@ -81,36 +92,30 @@ def test_the_bed_is_quiet_in_silences_dips_under_speech_and_fades(towel, name):
     assert not plain[a:b].any() and bed[a:b].any()
 
 
-def test_bed_level_moves_the_level_in_the_silences(tmp_path):
-    tl = json.loads(run_cli("show", "towel", "--side", "left", "--json", check=0).stdout)
-    f, f0 = tmp_path / "b.wav", tmp_path / "none.wav"
-    run_cli("export", "towel", "--side", "left", "-o", f, "--bed", "brown", "--bed-level", "-38", check=0)
-    run_cli("export", "towel", "--side", "left", "-o", f0, check=0)
-    bed = wav(f) - wav(f0)
+def test_bed_level_moves_the_level_in_the_silences(towel):
+    tl, files, _, _ = towel
+    bed = files["-38"] - files[None]
     silences = np.concatenate([bed[a:b] for a, b in spans(tl, "pause", 3.0, margin=1.0)])
     assert db(silences) == pytest.approx(-38, abs=1.0)
 
 
-def test_the_mp3_with_a_bed_keeps_loudness_peak_chapters_transcript_and_cues(tmp_path):
+def test_the_mp3_with_a_bed_keeps_loudness_peak_chapters_transcript_and_cues(towel):
     from mutagen.id3 import ID3
 
-    with_bed, without = tmp_path / "bed" / "towel.mp3", tmp_path / "plain" / "towel.mp3"
-    run_cli("export", "towel", "--side", "left", "-o", with_bed, "--bed", "brown", check=0)
-    run_cli("export", "towel", "--side", "left", "-o", without, check=0)
+    _, _, mp3s, timeline = towel
+    with_bed, without = mp3s["bed"], mp3s["plain"]
+    level = ebur128(with_bed)
+    assert -17.0 <= level[0] <= -15.0 and level[1] <= -1.0, level
     x = decode(with_bed)
-    level = loudness.measure(x, RATE)
-    assert -17.0 <= level.integrated <= -15.0 and level.true_peak <= -1.0, level
     chaps = [sorted((f.element_id, f.start_time, f.end_time) for f in ID3(str(p)).getall("CHAP"))
              for p in (with_bed, without)]
     assert chaps[0] == chaps[1] and len(chaps[0]) >= 3
     for ext in (".lrc", ".vtt"):
         assert with_bed.with_suffix(ext).read_bytes() == without.with_suffix(ext).read_bytes()
-    a = run_cli("show", "towel", "--side", "left", "--json", "--bed", "brown", check=0).stdout
-    b = run_cli("show", "towel", "--side", "left", "--json", check=0).stdout
-    assert a == b
+    assert timeline["brown"] == timeline["plain"]
     # and the voice starts where the plan says: the decoded MP3s agree on every line's onset
     y = decode(without)
-    tl = json.loads(b)
+    tl = json.loads(timeline["plain"])
     for c in tl["cues"]:
         if c["kind"] == "say" and c["duration"] > 1:
             s = round(c["start"] * RATE)
@@ -125,8 +130,8 @@ def test_split_parts_meet_the_bed_seamlessly(tmp_path, shared_cache):
     from sisessions.output.chapters import chapters
     from sisessions.output.render import cues_chunks, render
 
-    p = app.prepare(app.open_library(), "towel", app.Choices(side="left", bed="drone"))
-    with app.speech_session(app.Choices(side="left"), None) as speech:
+    p = app.prepare(app.open_library(), "towel", app.Choices(side="left", bed="drone", engine="espeak"))
+    with app.speech_session(app.Choices(side="left", engine="espeak"), None) as speech:
         tl = app.plan(p, speech)
         whole = b"".join(render(tl, speech, bed=p.bed))
         parts = b"".join(b"".join(cues_chunks(tl, tl.cues[ch.first:ch.stop], speech, p.bed, origin=0))
@@ -175,11 +180,11 @@ def test_a_file_bed_in_an_export_and_as_a_session_default(tmp_path):
     (lib / "sessions" / "calm.yaml").write_text("title: Calm\nbed: ../../tone.flac\nitems:\n  - towel-wall-rock\n",
                                                 encoding="utf-8")
     out, plain, off = tmp_path / "calm.wav", tmp_path / "plain.wav", tmp_path / "off.wav"
-    run_cli("--scripts", lib, "export", "calm", "-o", out, check=0)
-    run_cli("--scripts", lib, "export", "calm", "-o", off, "--bed", "off", check=0)
-    run_cli("--scripts", lib, "export", "calm", "-o", plain, "--bed", "brown", check=0)
+    run_cli("--scripts", lib, "export", "calm", *VOICE, "-o", out, check=0)
+    run_cli("--scripts", lib, "export", "calm", *VOICE, "-o", off, "--bed", "off", check=0)
+    run_cli("--scripts", lib, "export", "calm", *VOICE, "-o", plain, "--bed", "brown", check=0)
     x, y, z = wav(out), wav(off), wav(plain)
-    tl = json.loads(run_cli("--scripts", lib, "show", "calm", "--json", check=0).stdout)
+    tl = json.loads(run_cli("--scripts", lib, "show", "calm", *VOICE, "--json", check=0).stdout)
     a, b = next(spans(tl, "pause", 3.0, margin=1.0))
     assert db(x[a:b] - y[a:b]) == pytest.approx(beds.LEVEL, abs=1.0)  # the session's own bed
     assert not y[a:b].any()                                            # --bed off: none
@@ -196,7 +201,7 @@ def test_a_bad_bed_is_exit_2_with_one_line_and_no_file(tmp_path, spec, message):
     out = tmp_path / "out" / "out.mp3"
     out.parent.mkdir()
     given = str(tmp_path / spec) if spec == "notes.txt" else spec
-    proc = run_cli("export", "towel", "--side", "left", "-o", out, "--bed", given)
+    proc = run_cli("export", "towel", "--side", "left", *VOICE, "-o", out, "--bed", given)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert list(out.parent.iterdir()) == []  # no file, no part left beside it

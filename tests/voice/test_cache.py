@@ -191,7 +191,7 @@ def test_a_new_cache_is_marked(fresh_cache):
 
 
 def test_cache_info_and_clear(cli, fresh_cache):
-    run_cli("--scripts", FIXTURES / "lib", "synth", "fixed", check=0)
+    run_cli("--scripts", FIXTURES / "lib", "synth", "fixed", "--engine", "espeak", check=0)
     info = run_cli("cache", "info", check=0).stdout
     assert f"place: {fresh_cache}" in info
     n = int(info.split("clips: ")[1].split()[0])

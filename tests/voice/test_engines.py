@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -22,6 +21,7 @@ from sisessions.voice.engines import piper
 from sisessions.voice.engines.base import get_engine
 from sisessions.voice.speech import Speech
 from tests.conftest import FIXTURES, run_cli, signal_every_worker
+from tests.meter import ebur128
 
 VOICES = FIXTURES / "voices"
 LINES = ("Lie on your back, with your knees bent and your feet flat on the floor.",
@@ -36,15 +36,6 @@ def samples(path: Path) -> np.ndarray:
     with wave.open(str(path), "rb") as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (RATE, 1, 2)
         return np.frombuffer(w.readframes(w.getnframes()), "<i2") / 32768.0
-
-
-def ebur128(path: Path) -> tuple[float, float]:
-    """(integrated LUFS, true peak dBTP) by ffmpeg's own meter: the independent yardstick."""
-    r = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(path), "-af",
-                        "ebur128=peak=true", "-f", "null", "-"], capture_output=True, text=True, check=True)
-    s = r.stderr.split("Summary:")[-1]
-    return (float(re.search(r"I:\s+(-?[\d.]+) LUFS", s).group(1)),
-            float(re.search(r"True peak:\s+Peak:\s+(-?[\d.]+)", s).group(1)))
 
 
 # ---------------------------------------------------------------- phrasing (pure)
@@ -140,7 +131,7 @@ def test_the_engine_itself_is_calibrated_not_just_padded(engine, rate, tmp_path)
 def test_an_export_sits_at_minus_16_lufs_with_true_peak_below_minus_1(engine, tmp_path):
     out = tmp_path / "short.mp3"
     run_cli("--scripts", VOICES, "export", "short", "--engine", engine, "-o", out, check=0)
-    integrated, peak = ebur128(out)
+    integrated, peak = ebur128(out, ffmpeg_exe())
     assert -17.0 <= integrated <= -15.0, integrated
     assert peak <= -1.0, peak
 
@@ -149,7 +140,7 @@ def test_clip_loudness_agrees_with_ffmpeg(tmp_path):
     with speech("piper") as sp:
         path, _ = sp.get(LINES[0])
     mine = loudness.measure(samples(path), RATE)
-    theirs = ebur128(path)
+    theirs = ebur128(path, ffmpeg_exe())
     assert mine.integrated == pytest.approx(theirs[0], abs=0.3)
     assert mine.true_peak == pytest.approx(theirs[1], abs=0.3)
     assert mine.integrated == pytest.approx(clip.TARGET_LUFS, abs=0.2) and mine.true_peak <= -1.9
