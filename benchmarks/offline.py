@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import module_env, run_cli  # noqa: E402
 from tests.phone import netns  # noqa: E402
+from tests.phone.helpers import Companion, log_lines, wait_for  # noqa: E402
 
 KEPT = """
 const done = arguments[arguments.length - 1];
@@ -40,21 +41,6 @@ FORGET = """
 const done = arguments[arguments.length - 1];
 Promise.all([caches.delete("sis-session")]).then(() => done(true), (e) => done(String(e)));
 """
-
-
-def wait(fn, timeout=600.0, every=0.01):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(every)
-    raise SystemExit("timed out")
-
-
-def log_count(env: dict) -> int:
-    f = Path(env["XDG_DATA_HOME"]) / "sisessions" / "practice.jsonl"
-    return len(f.read_text().splitlines()) if f.exists() else 0
 
 
 def main() -> None:
@@ -79,7 +65,7 @@ def main() -> None:
 def run(ns: netns.Netns, env: dict, root: Path, args) -> None:
     from selenium.webdriver.common.by import By
 
-    c = netns.Companion(ns, env, (), "--https", port=8765)
+    c = Companion(env, "--https", ns=ns, host=ns.ip, port=8765, libs=())
     phone = root / "phone"
     phone.mkdir()
     netns.trust(phone, Path(env["XDG_CONFIG_HOME"]) / "sisessions" / "companion-https" / "ca.crt")
@@ -90,7 +76,7 @@ def run(ns: netns.Netns, env: dict, root: Path, args) -> None:
         t = time.monotonic()
         drv.get(f"{c.base}/?t={c.token}&session={args.session}")  # fills the speech cache, once
         play = drv.find_element(By.CSS_SELECTOR, '[data-action="play"]')
-        wait(lambda: play.is_enabled(), 1800, 0.2)
+        wait_for(lambda: play.is_enabled(), 1800, 0.2)
         print(f"first render of {args.session} (speech cache {'given' if args.cache_dir else 'cold'}): "
               f"{time.monotonic() - t:.1f} s")
         keep_s = []
@@ -98,9 +84,9 @@ def run(ns: netns.Netns, env: dict, root: Path, args) -> None:
             drv.execute_async_script(FORGET)
             drv.get(f"{c.base}/?session={args.session}")
             play = drv.find_element(By.CSS_SELECTOR, '[data-action="play"]')
-            wait(lambda: play.is_enabled(), 600)
+            wait_for(lambda: play.is_enabled(), 600)
             ready = time.monotonic()
-            wait(lambda: drv.execute_script("return document.body.dataset.offline") == "ready", 600)
+            wait_for(lambda: drv.execute_script("return document.body.dataset.offline") == "ready", 600, 0.01)
             keep_s.append(time.monotonic() - ready)
         sizes = drv.execute_async_script(KEPT)
         duration = drv.execute_script("return document.querySelector('audio').duration")
@@ -111,15 +97,15 @@ def run(ns: netns.Netns, env: dict, root: Path, args) -> None:
         back_s = []
         for _ in range(args.runs):
             c.stop()
-            before = log_count(env)
+            before = len(log_lines(env))
             drv.get(f"{c.base}/?session={args.session}")
-            form = wait(lambda: drv.find_elements(By.CSS_SELECTOR, 'form[data-action="done"]'), 60)[0]
-            wait(lambda: "Kept on this phone" in drv.find_element(By.ID, "reason").text, 60)
+            form = wait_for(lambda: drv.find_elements(By.CSS_SELECTOR, 'form[data-action="done"]'), 60)[0]
+            wait_for(lambda: "Kept on this phone" in drv.find_element(By.ID, "reason").text, 60)
             form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-            wait(lambda: "Kept on this phone" in drv.find_element(By.ID, "done-status").text, 60)
+            wait_for(lambda: "Kept on this phone" in drv.find_element(By.ID, "done-status").text, 60)
             c.start()  # returns once the companion accepts connections
             back = time.monotonic()
-            wait(lambda: log_count(env) > before, 120)
+            wait_for(lambda: len(log_lines(env)) > before, 120, 0.01)
             back_s.append(time.monotonic() - back)
         print(f"companion back to the queued Done in the log: median {statistics.median(back_s):.1f} s "
               f"({', '.join(f'{s:.1f}' for s in back_s)} s; the page retries every 5 s while something waits)")

@@ -95,7 +95,7 @@ def main() -> None:
     ap.add_argument("--busy", type=int, default=2, help="busy processes during the loaded runs")
     ap.add_argument("--engine", default=None, help="voice engine (default: the default engine)")
     ap.add_argument("--session", default="towel")
-    ap.add_argument("--minutes", default="4")
+    ap.add_argument("--minutes", default="5")
     ap.add_argument("--modes", default="warm,cold")
     a = ap.parse_args()
     voice = ["--engine", a.engine] if a.engine else []

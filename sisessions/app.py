@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # numpy (for the bed) only when a bed is asked for; the expor
 
 __all__ = ["Choices", "Prepared", "open_library", "resolve_today", "today_decision", "resolve_side",
            "check_wanted", "prepare", "open_speech", "speech_session", "texts", "plan", "export_request", "export",
-           "play_and_log", "done_elsewhere", "past_or_today", "record_check", "record_pain", "around", "duration_text"]
+           "play_and_log", "log_outcome", "done_elsewhere", "past_or_today", "record_check", "record_pain", "around",
+           "duration_text"]
 
 
 @dataclass(frozen=True)
@@ -156,14 +157,17 @@ def _with_opening(events: tuple[Event, ...], lines: list[str]) -> tuple[Event, .
     return events[:at] + tuple(Event(Kind.SAY, text=t) for t in lines) + events[at:]
 
 
-def open_speech(choices: Choices, cache_dir: str | None = None) -> Speech:
+PLAYING_NICE = 10   # synthesis during `play` runs this much nicer: the audio thread comes first
+
+
+def open_speech(choices: Choices, cache_dir: str | None = None, nice: int = 0) -> Speech:
     engine = get_engine(choices.engine)
-    return Speech(engine.settings(choices.voice, choices.rate), Cache(paths.cache_dir(cache_dir)))
+    return Speech(engine.settings(choices.voice, choices.rate), Cache(paths.cache_dir(cache_dir)), nice=nice)
 
 
 @contextlib.contextmanager
-def speech_session(choices: Choices, cache_dir: str | None):
-    sp = open_speech(choices, cache_dir)
+def speech_session(choices: Choices, cache_dir: str | None, nice: int = 0):
+    sp = open_speech(choices, cache_dir, nice)
     try:
         yield sp
     finally:
@@ -273,7 +277,12 @@ def play_and_log(p: Prepared, speech: Speech, options, name: str, debug: bool = 
     # late: the player loads the audio backends, which no other command needs
     from sisessions.play.session import play
 
-    outcome = play(p, speech, options, name, debug=debug, around=around)
+    return log_outcome(play(p, speech, options, name, debug=debug, around=around))
+
+
+def log_outcome(outcome) -> str:
+    """Write a play's practice-log record (play.session.Outcome), then its check-in's pain;
+    returns the closing sentence (Outcome.conclude, which raises for Ctrl-C and a lost output)."""
     try:
         log.append(log.play_record(outcome.session, outcome.side, outcome.pace, outcome.engine,
                                    outcome.completed, outcome.pattern, outcome.minutes))

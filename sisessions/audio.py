@@ -1,4 +1,5 @@
-"""The one audio format inside (22050 Hz, mono, 16-bit) and where ffmpeg comes from."""
+"""The one audio format inside (22050 Hz, mono, 16-bit), a source that hands another on, and where
+ffmpeg comes from."""
 from __future__ import annotations
 
 import functools
@@ -9,6 +10,27 @@ WIDTH = 2
 CHANNELS = 1
 FRAME_BYTES = WIDTH * CHANNELS
 FORMAT_ID = f"s16le-{RATE}-{CHANNELS}"
+
+
+class Through:
+    """A Source (play.device) that hands on what `source` gives: the base of one that changes a
+    part of it (play.feeder.Relay: the gain and the switch of parts; sources.tone.ToneMix: a tone)."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def read(self, frames: int) -> bytes:
+        return self.source.read(frames)
+
+    def sound_ahead(self):
+        return self.source.sound_ahead()
+
+    def advance(self, frames: int, hold: int | None = None) -> int:
+        return self.source.advance(frames, hold)
+
+    @property
+    def generation(self) -> int:
+        return self.source.generation
 
 
 @functools.lru_cache(maxsize=1)

@@ -167,6 +167,6 @@ def play(ctx, session, player, delay, announce, start_at, listen, remember, no_c
         ctx, session, choices)
     around = app.around(library, session, choices, asks)
     opts = PlayOptions(player=player, delay=delay, announce=announce, start_at=start_at, listen=listen)
-    with app.speech_session(choices, ctx.obj["cache_dir"]) as speech:
+    with app.speech_session(choices, ctx.obj["cache_dir"], nice=app.PLAYING_NICE) as speech:
         message = app.play_and_log(prepared, speech, opts, session, debug=ctx.obj["debug"], around=around)
     click.echo(message)

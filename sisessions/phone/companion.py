@@ -34,7 +34,7 @@ ADDRESS_FILE = "companion-address"  # the last address it printed, without the t
 PUBLIC_CA = "/ca.crt"
 COOKIE = "sisessions"
 PAGE = Path(__file__).with_name("page.html")
-LOCKED = Path(__file__).with_name("locked.html")   # the 401 page: how to get in
+LOCKED = Path(__file__).with_name("locked.html")   # the 401 page: how to get in, after the page's head
 SCRIPTS = {"/offline.js": Path(__file__).with_name("offline.js"),  # the page's offline part (SPEC §9)
            "/sw.js": Path(__file__).with_name("sw.js")}            # its service worker, at the root for scope /
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{22,128}$")   # 22 url-safe characters carry 132 bits
@@ -163,7 +163,14 @@ def _unauthorized(path: str) -> Response:
         return JSONResponse({"error": "This needs the companion's token: open the address it printed."},
                             401, headers=head)
     # a person who opened the page without the key reads, on a phone, how to get in
-    return HTMLResponse(LOCKED.read_bytes(), 401, headers=head)
+    return HTMLResponse(locked_page(), 401, headers=head)
+
+
+def locked_page() -> bytes:
+    """The 401 page: the page's own head (doctype, charset, viewport, colours, referrer policy)
+    up to its <title>, then locked.html's title, style and body."""
+    page = PAGE.read_bytes()
+    return page[:page.index(b"<title>")] + LOCKED.read_bytes().split(b"\n", 1)[1]
 
 
 # ---------------------------------------------------------------- the app

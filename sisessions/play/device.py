@@ -24,7 +24,15 @@ from sisessions.audio import CHANNELS, FRAME_BYTES, RATE, WIDTH
 from sisessions.errors import AudioError
 
 PLAYERS = ("auto", "miniaudio", "simpleaudio")
-PERIOD_MS = 50            # one device callback per 50 ms: Ctrl-C and pause are heard at once
+# The output's queue. miniaudio asks PulseAudio for a target length of one "period", and the
+# server keeps about half of it queued (measured: 0.27 s for 500 ms): that much of a delay of the
+# audio thread is absorbed without a gap. With 50 ms (0.04 s queued) two busy processes on two
+# cores made gaps and late cues (benchmarks/play_load.py; the figures are in README). The price
+# is that a pause, a jump or a volume change is heard up to that much later (a pause still ends
+# the sound with a fade, never a cut), except where all that is queued is silence: then the
+# output is opened afresh (MiniaudioPlayer._follow). Ctrl-C and a lost output close at once.
+BUFFER_MS = 500
+QUEUED = 0.3              # seconds of audio queued in the output while it plays (see above)
 STALL_SECONDS = 4.0       # no callback for this long while running: the output went away
 
 
@@ -50,6 +58,10 @@ class Player(abc.ABC):
 
     def alive(self) -> bool:
         return True
+
+    def drain(self) -> None:
+        """Return once what was taken from the source has been heard (the session's end)."""
+        time.sleep(self.latency)
 
     def close(self) -> None:
         pass
@@ -118,43 +130,99 @@ class MiniaudioPlayer(Player):
             ma = _import_miniaudio()
         except ImportError as e:
             raise NoOutput("the miniaudio package is missing (pip install miniaudio)") from e
-        backends = [b for b in ma.Backend if b not in (ma.Backend.NULL, ma.Backend.CUSTOM)]
+        self._ma = ma
+        self._backends = [b for b in ma.Backend if b not in (ma.Backend.NULL, ma.Backend.CUSTOM)]
+        self._app_name = app_name
         try:
-            self.device = ma.PlaybackDevice(
-                output_format=ma.SampleFormat.SIGNED16, nchannels=CHANNELS, sample_rate=RATE,
-                buffersize_msec=PERIOD_MS, backends=backends, app_name=app_name)
+            self.device = self._open()
         except ma.MiniaudioError as e:
             raise NoOutput(f"miniaudio found no audio output ({e.args[0] if e.args else e})") from e
-        self.latency = 3 * PERIOD_MS / 1000
+        self.latency = QUEUED
         self._last = time.monotonic()
+        self.pulled = 0                     # frames handed to the output so far
+        self._sounded = 0                   # `pulled` after the last frames that were not silence
         self._error: BaseException | None = None
+        self._gen = None
+        self._closing = threading.Event()
+        self._follower: threading.Thread | None = None
+
+    def _open(self):
+        ma = self._ma
+        return ma.PlaybackDevice(output_format=ma.SampleFormat.SIGNED16, nchannels=CHANNELS, sample_rate=RATE,
+                                 buffersize_msec=BUFFER_MS, backends=self._backends, app_name=self._app_name)
 
     def _pull(self, source: Source):
         frames = yield b""
         while True:
             self._last = time.monotonic()
+            self.pulled += frames
             try:
                 data = source.read(frames)
             except BaseException as e:  # never let an exception escape into the audio thread
                 self._error = e
                 data = bytes(frames * FRAME_BYTES)
+            if data.count(0) != len(data):
+                self._sounded = self.pulled
             frames = yield data
 
     def start(self, source: Source) -> None:
-        gen = self._pull(source)
-        next(gen)
+        self._gen = self._pull(source)
+        next(self._gen)
         self._last = time.monotonic()
         try:
-            self.device.start(gen)
+            self.device.start(self._gen)
         except Exception as e:
             raise NoOutput(f"the audio device would not start ({e})") from e
+        self._follower = threading.Thread(target=self._follow, args=(source,), name="sisessions-output",
+                                          daemon=True)
+        self._follower.start()
+
+    def _follow(self, source: Source) -> None:
+        """A pause, a resume, a jump or the next part changes the source's generation. When all
+        the output still has queued is silence (a pause held, a jump from a silence), that
+        silence is dropped by opening the output afresh, so the new sound starts at once instead
+        of behind 0.3 s of queued silence. Queued sound is never dropped: it plays out (a cut
+        would click), and a fresh output that will not open leaves the old one playing."""
+        seen = source.generation
+        while not self._closing.wait(0.01):
+            now = source.generation
+            if now == seen:
+                continue
+            seen = now
+            if self.pulled - self._sounded < RATE * BUFFER_MS // 1000:
+                continue
+            try:
+                fresh = self._open()
+            except Exception:
+                continue
+            old, self.device = self.device, fresh
+            with contextlib.suppress(Exception):
+                old.close()
+            self._last = time.monotonic()
+            try:
+                fresh.start(self._gen)
+            except Exception as e:  # the output went away between two opens: as a lost output
+                self._error = NoOutput(f"the audio device would not start again ({e})")
+                return
 
     def alive(self) -> bool:
         if self._error is not None:
             raise self._error
         return time.monotonic() - self._last < STALL_SECONDS
 
+    def drain(self) -> None:
+        """The output asks for more only as its queue empties: once it has taken a whole
+        queue's worth of frames after this moment, everything before it has been played
+        (however late a busy machine ran the audio thread). At most 3 s."""
+        target = self.pulled + RATE * BUFFER_MS // 1000
+        deadline = time.monotonic() + 3.0
+        while self.pulled < target and time.monotonic() < deadline and self.alive():
+            time.sleep(0.02)
+
     def close(self) -> None:
+        self._closing.set()
+        if self._follower is not None:
+            self._follower.join(timeout=2)
         with contextlib.suppress(Exception):
             self.device.close()
 

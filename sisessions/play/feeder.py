@@ -17,7 +17,7 @@ import time
 from array import array
 from collections import deque
 
-from sisessions.audio import FRAME_BYTES, RATE
+from sisessions.audio import FRAME_BYTES, RATE, Through
 from sisessions.play.prefetch import Clips
 from sisessions.play.program import Program
 
@@ -227,7 +227,7 @@ class Feeder:
 
 
 
-class Relay:
+class Relay(Through):
     """The source the output pulls: the current part's feeder (the check, the session, the
     check-in), switched between reads without reopening the output, at the output gain
     (MPRIS Volume; a change is ramped over one read, so it never clicks)."""
@@ -253,12 +253,6 @@ class Relay:
         x = np.frombuffer(data, "<i2")
         gain = np.linspace(at, to, len(x), endpoint=False)  # at + (to - at) * i / n
         return np.clip(np.trunc(x * gain), -32768, 32767).astype("<i2").tobytes()
-
-    def sound_ahead(self):
-        return self.source.sound_ahead()
-
-    def advance(self, frames: int, hold: int | None = None) -> int:
-        return self.source.advance(frames, hold)
 
     @property
     def generation(self) -> int:

@@ -50,6 +50,7 @@ class PlayOptions:
     announce: bool = False       # say "Starting in N seconds." at once (--announce)
     start_at: str | None = None  # --from PATTERN
     listen: bool = False         # spoken commands from the microphone (--listen, play.listen)
+    ask_seconds: float = ASK_SECONDS  # a question stands this long (`play`: the default; tests: shorter)
 
 
 class Ending(StrEnum):
@@ -106,6 +107,21 @@ class Outcome:
         return msg
 
 
+class Clock:
+    """The session loop's time: the monotonic clock, and a wait that reads the terminal's keys
+    meanwhile. A test gives its own (a fake clock whose waits pull the frames themselves)."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def wait(self, seconds: float, keys) -> str:
+        """Wait `seconds` (or until a key comes); returns the keys pressed."""
+        if keys is not None:
+            return keys.read(seconds)
+        time.sleep(seconds)
+        return ""
+
+
 class _Part:
     """One program of a play (the check, the session, the check-in) with its clips and feeder."""
 
@@ -125,7 +141,8 @@ class Session:
     in turn, so keys, MPRIS and spoken commands reach whichever is playing."""
 
     def __init__(self, prepared, speech, options: PlayOptions, name: str, out: TextIO | None = None,
-                 keys_from: TextIO | None = None, debug: bool = False, around: Around | None = None):
+                 keys_from: TextIO | None = None, debug: bool = False, around: Around | None = None,
+                 clock: Clock | None = None):
         self.prepared = prepared
         self.speech = speech
         self.o = options
@@ -133,6 +150,7 @@ class Session:
         self.out = out or sys.stdout
         self.keys_from = keys_from or sys.stdin
         self.debug = debug
+        self.clock = clock or Clock()
         self.around = around or Around(check_in=False)
         # a question is asked only when something can answer it: keys, or a microphone
         self.answerable = options.listen or keymap.Keys.usable(self.keys_from)
@@ -187,13 +205,15 @@ class Session:
     def clips(self) -> Clips:
         return self.part.clips
 
-    def run(self) -> Outcome:
+    def run(self, player=None) -> Outcome:
+        """Play to the outcome on the output `o.player` names (or on `player`, a play.device
+        Player already made: a test's that it pulls the frames from itself)."""
         from sisessions.play.device import NoOutput, open_player, quiet_c_stderr
 
         self.part.clips.prime(self.part.start)
         with quiet_c_stderr():
             try:
-                player = open_player(self.o.player)
+                player = player or open_player(self.o.player)
             except NoOutput as e:
                 raise NoOutput(
                     f"no audio output could be opened ({e}); to listen anyway, write the session to "
@@ -315,7 +335,8 @@ class Session:
         ending = self._play(player)
         if ending is Ending.COMPLETED:
             self._completed = True
-            if self.around.check_in and self.answerable:
+            # asked only when something can answer it now (--listen found no microphone: no)
+            if self.around.check_in and (self._keys is not None or self.listener is not None):
                 self._check_in(player)
         return ending
 
@@ -338,7 +359,7 @@ class Session:
                              if part.feeder.first_sound is not None else
                              "(preparing the voice; `sisessions synth` beforehand makes the start instant)")
             if part.feeder.finished:
-                time.sleep(player.latency)
+                player.drain()
                 self.controller.pump()
                 return Ending.COMPLETED
             if not player.alive():
@@ -349,18 +370,15 @@ class Session:
         """One turn of the main loop: keys (or a wait), the listener's news, change events, the
         display."""
         keys, display = self._keys, self._display
-        if keys is not None:
-            for ch in keys.read(seconds):
-                keymap.handle(ch, self.controller)
-        else:
-            time.sleep(seconds if self.out.isatty() else min(0.2, seconds) if seconds else 0)
+        for ch in self.clock.wait(seconds, keys):
+            keymap.handle(ch, self.controller)
         self._debug_note(display)
         self._listen_news(display)
         self.controller.pump()
         display.update()
 
     def _ask(self, kind: str) -> str | None:
-        """Let the question stand (ASK_SECONDS): a key or a spoken answer, else None."""
+        """Let the question stand (o.ask_seconds): a key or a spoken answer, else None."""
         if self._keys is None and self.listener is None:
             return None  # nothing can answer (--listen without a microphone, no terminal)
         cancel = threading.Event()
@@ -368,13 +386,13 @@ class Session:
             listener = self.listener
 
             def hear():
-                value = listener.ask(kind, ASK_SECONDS, cancel)
+                value = listener.ask(kind, self.o.ask_seconds, cancel)
                 if value is not None:
                     self.controller.answer(kind, str(value))
 
             threading.Thread(target=hear, name="listen-answer", daemon=True).start()
         try:
-            return self.controller.ask(kind, ASK_SECONDS, wait=self._turn)
+            return self.controller.ask(kind, self.o.ask_seconds, clock=self.clock.now, wait=self._turn)
         finally:
             cancel.set()
 

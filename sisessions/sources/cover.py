@@ -3,7 +3,6 @@ companion page and MPRIS."""
 from __future__ import annotations
 
 import functools
-import math
 import struct
 import zlib
 
@@ -16,56 +15,54 @@ _MOON = (240, 226, 196)
 _WAVE = (200, 222, 220)
 
 
-def _mix(a: tuple[int, ...], b: tuple[int, ...], t: float) -> tuple[int, ...]:
-    return tuple(round(x + (y - x) * t) for x, y in zip(a, b))
-
-
 @functools.lru_cache(maxsize=4)
 def cover_png(size: int) -> bytes:
     """A square PNG: a dusk gradient, a low moon and three slow waves (a spine at rest).
 
-    Drawn row by row with bytes operations and packed with zlib, so no image library and no
-    asset file is needed; a 1400 px cover takes well under a second.
-    """
-    waves = []
-    for k in range(3):
-        base, amp = size * (0.62 + 0.1 * k), size * (0.03 - 0.006 * k)
-        ys = [base + amp * math.sin(2 * math.pi * x / size * (1.5 + 0.25 * k) + k) for x in range(size)]
-        waves.append((ys, base, amp, 0.9 - 0.2 * k))
-    rows = [_row(size, y, waves) for y in range(size)]
-    raw = b"".join(b"\x00" + bytes(r) for r in rows)  # filter type 0 on every row
-    return _png(size, size, raw)
+    Drawn a layer at a time with numpy (each over the band of rows it touches) and packed with
+    zlib, so no image library and no asset file is needed: a 1400 px cover takes a fraction of
+    a second (a pixel at a time in Python it took 2 s, on every `feed`)."""
+    import numpy as np  # late: only what draws the cover needs it
 
-
-def _row(size: int, y: int, waves: list) -> bytearray:
-    row = bytearray(bytes(_mix(_TOP, _BOTTOM, y / max(1, size - 1))) * size)
-    # the moon: a disc, its edge softened over one pixel
+    y = np.arange(size, dtype=np.float64)[:, None]          # a column of rows
+    x = np.arange(size, dtype=np.float64)[None, :]          # a row of columns
+    sky = np.round(np.array(_TOP) + (np.array(_BOTTOM) - np.array(_TOP)) * (y / max(1, size - 1)))
+    img = np.repeat(sky[:, None, :], size, axis=1)           # size x size x RGB, whole numbers
+    # the moon: a disc, its edge softened over one pixel (within the span each row draws)
     cx, cy, r = size * 0.68, size * 0.32, size * 0.13
-    dy = y + 0.5 - cy
-    if abs(dy) < r + 1:
-        half = math.sqrt(max(0.0, r * r - dy * dy))
-        for x in range(max(0, int(cx - half) - 1), min(size, int(cx + half) + 2)):
-            d = math.hypot(x + 0.5 - cx, dy)
-            a = min(1.0, max(0.0, r - d + 0.5))
-            if a >= 1:
-                row[3 * x:3 * x + 3] = bytes(_MOON)
-            elif a > 0:
-                _blend(row, x, _MOON, a)
+    band = _band(np.abs(y + 0.5 - cy) < r + 1)
+    cols = slice(max(0, int(cx - r) - 1), min(size, int(cx + r) + 2))
+    dy, xs = y[band] + 0.5 - cy, x[:, cols]
+    half = np.sqrt(np.maximum(0.0, r * r - dy * dy))
+    span = (xs >= np.maximum(0, np.trunc(cx - half) - 1)) & (xs < np.minimum(size, np.trunc(cx + half) + 2))
+    a = np.clip(r - np.hypot(xs + 0.5 - cx, dy) + 0.5, 0.0, 1.0)
+    _blend(img[band, cols], span & (a > 0), _MOON, a)
     # three waves, each a thin sine line across the lower half
     width = max(1.0, size / 200)
-    for ys, base, amp, strength in waves:
-        if abs(y - base) > amp + 2 * width:
-            continue
-        for x, wy in enumerate(ys):
-            a = width - abs(y + 0.5 - wy)
-            if a > 0:
-                _blend(row, x, _WAVE, min(1.0, a) * strength)
-    return row
+    for k in range(3):
+        base, amp, strength = size * (0.62 + 0.1 * k), size * (0.03 - 0.006 * k), 0.9 - 0.2 * k
+        band = _band(np.abs(y - base) <= amp + 2 * width)
+        wy = base + amp * np.sin(2 * np.pi * x / size * (1.5 + 0.25 * k) + k)
+        a = width - np.abs(y[band] + 0.5 - wy)
+        _blend(img[band], a > 0, _WAVE, np.minimum(1.0, a) * strength)
+    rows = np.zeros((size, 1 + 3 * size), dtype=np.uint8)   # filter type 0 before every row
+    rows[:, 1:] = img.reshape(size, 3 * size)
+    return _png(size, size, rows.tobytes())
 
 
-def _blend(row: bytearray, x: int, colour: tuple[int, int, int], a: float) -> None:
-    i = 3 * x
-    row[i:i + 3] = bytes(_mix(tuple(row[i:i + 3]), colour, a))
+def _band(rows) -> slice:
+    """The rows (a column of booleans) as one slice, from the first true one to the last."""
+    at = rows.ravel().nonzero()[0]
+    return slice(int(at[0]), int(at[-1]) + 1) if at.size else slice(0, 0)
+
+
+def _blend(part, where, colour: tuple[int, int, int], a) -> None:
+    """Mix `colour` into `part` (a view of the picture) by `a` where `where` holds, rounded to
+    whole numbers as a byte holds them."""
+    import numpy as np
+
+    mixed = np.round(part + (np.array(colour) - part) * a[..., None])
+    np.copyto(part, mixed, where=where[..., None])
 
 
 def _png(width: int, height: int, raw: bytes) -> bytes:

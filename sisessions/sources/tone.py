@@ -13,7 +13,7 @@ import sys
 import threading
 from array import array
 
-from sisessions.audio import FRAME_BYTES, RATE
+from sisessions.audio import FRAME_BYTES, RATE, Through
 
 FREQUENCY = 587.3          # D5: clear to a resting ear without being sharp
 SECONDS = 0.16
@@ -34,14 +34,15 @@ def tone_samples() -> array:
     return out
 
 
-class ToneMix:
+class ToneMix(Through):
     """A Source (play.device) that is the feeder plus any tone rung; read() never blocks.
 
     Only the pull backend (miniaudio, the default) calls read(); the simpleaudio backend plays
-    the feeder's cues as whole buffers, so with it `ring` is silent (README says so)."""
+    the feeder's cues as whole buffers, so with it `ring` is silent (README says so). The rest
+    of the Source protocol is the feeder's own (Through)."""
 
     def __init__(self, source):
-        self.source = source
+        super().__init__(source)
         self._lock = threading.Lock()
         self._left = array("h")           # the part of the tone not yet handed to the output
 
@@ -70,14 +71,3 @@ class ToneMix:
         if swap:  # pragma: no cover
             mixed.byteswap()
         return mixed.tobytes()
-
-    # the rest of the Source protocol is the feeder's own
-    def sound_ahead(self):
-        return self.source.sound_ahead()
-
-    def advance(self, frames: int, hold: int | None = None) -> int:
-        return self.source.advance(frames, hold)
-
-    @property
-    def generation(self) -> int:
-        return self.source.generation

@@ -23,8 +23,9 @@ def default_jobs() -> int:
 class Speech:
     """One voice (engine, voice, rate) over one cache. Workers start only on a cache miss."""
 
-    def __init__(self, settings: SpeechSettings, cache: Cache, jobs: int | None = None):
+    def __init__(self, settings: SpeechSettings, cache: Cache, jobs: int | None = None, nice: int = 0):
         self.settings = settings
+        self.nice = nice          # workers this much nicer than us (play: synthesis yields to the audio)
         self.cache = cache
         self.jobs = jobs or default_jobs()
         self._workers: list[Worker] = []
@@ -109,7 +110,7 @@ class Speech:
         try:
             return self._idle.get_nowait()
         except queue.Empty:
-            w = Worker(self.settings)
+            w = Worker(self.settings, self.nice)
             self._workers.append(w)
             return w
 

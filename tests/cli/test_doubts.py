@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 
 from pathlib import Path
 
@@ -18,7 +17,8 @@ import pytest
 from sisessions.choices import Choices
 from sisessions.voice.cache import Cache
 from tests.conftest import FIXTURES, module_env, run_cli
-from tests.phone.hostile import Companion
+from tests import nobody
+from tests.phone.helpers import Companion
 
 ROOT = Path(__file__).resolve().parents[2]
 ESPEAK = ("--engine", "espeak", "--rate", "200")
@@ -109,11 +109,7 @@ def test_export_onto_a_fifo_is_refused_and_onto_a_link_keeps_the_link(tmp_path):
 
 def test_a_checkout_installed_by_root_works_for_another_user(tmp_path):
     """A root-owned checkout with its audio_cache/: another user's synth uses their own cache."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to run as nobody")
-    top = Path(tempfile.mkdtemp(prefix="sis-checkout-"))
-    try:
-        os.chmod(top, 0o755)
+    with nobody.folder("sis-checkout-") as top:
         checkout = top / "sisessions-src"
         checkout.mkdir()
         for name in ("sisessions", "scripts"):
@@ -126,7 +122,7 @@ def test_a_checkout_installed_by_root_works_for_another_user(tmp_path):
         os.chown(home, 65534, 65534)
         env = {"HOME": str(home), "PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONPATH": str(checkout)}
-        run = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "sisessions"]
+        run = [*nobody.AS_NOBODY, sys.executable, "-m", "sisessions"]
         info = subprocess.run([*run, "cache", "info"], env=env, cwd=home, capture_output=True, text=True, timeout=60)
         assert info.returncode == 0, info.stderr
         assert str(home) in info.stdout and "audio_cache" not in info.stdout
@@ -138,7 +134,5 @@ def test_a_checkout_installed_by_root_works_for_another_user(tmp_path):
         assert stored.returncode == 0, stored.stderr
         assert stored.stdout.startswith(str(home))
         assert list((checkout / "audio_cache").iterdir()) == []
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
 
 

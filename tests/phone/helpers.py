@@ -1,11 +1,12 @@
-"""What the phone tests share: the real `sisessions companion` in a home of its own (`Companion`),
-its practice log read back, a headless Chromium sized as a phone, and waiting for the page."""
+"""What the phone tests share: the real `sisessions companion` in a home of its own (`Companion`,
+`begun`), its practice log read back, a headless Chromium sized as a phone, and waiting for the page."""
 from __future__ import annotations
 
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -14,33 +15,52 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import FIXTURES, missing_on_ci
+from tests.conftest import FIXTURES, missing_on_ci, module_env, run_cli
 
+ROOT = Path(__file__).resolve().parents[2]
 LIBS = ("--scripts", FIXTURES / "phone", "--scripts", FIXTURES / "morning")
 
 
 class Companion:
-    """`sisessions companion --port 0` in its own home; stopped with Ctrl-C at the end."""
+    """`sisessions companion --port PORT ARGS` in its own home (`env`), this checkout on
+    PYTHONPATH, in `cwd`; at `host` (--host) when given, inside the network namespace `ns`
+    (tests/phone/netns.py) when given. stop() is Ctrl-C, and never a traceback; start() again."""
 
-    def __init__(self, env: dict, *args, host: str = "127.0.0.1"):
+    def __init__(self, env: dict, *args, host: str | None = None, port: int = 0, cwd: Path | None = None,
+                 ns=None, libs: tuple = LIBS):
+        self.env, self.args, self.host, self.port, self.cwd, self.ns, self.libs = env, args, host, port, cwd, ns, libs
+        self.proc = None
+        self.start()
+
+    def start(self) -> None:
+        """Start it (again, on the port it had) and return once it accepts connections."""
         e = {k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"}
-        e.update(env, PYTHONUNBUFFERED="1")
-        self.env = env
-        where = ("--host", host) if host != "127.0.0.1" else ()
-        self.proc = subprocess.Popen([sys.executable, "-m", "sisessions", *map(str, LIBS), "companion",
-                                      "--port", "0", *where, *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=e)
+        e.update(self.env, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+        where = ("--host", self.host) if self.host else ()
+        cmd = [sys.executable, "-m", "sisessions", *self.libs, "companion", *where, "--port", self.port, *self.args]
+        cmd = self.ns.cmd(*cmd) if self.ns is not None else list(map(str, cmd))
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
+                                     cwd=self.cwd or ROOT)
         self.line = self.proc.stdout.readline().strip()
-        m = re.fullmatch(rf"Open on your phone: http://{re.escape(host)}:(\d+)/\?t=([A-Za-z0-9_-]+)", self.line)
+        m = re.fullmatch(r"Open on your phone: (https?)://(.+):(\d+)/\?t=([A-Za-z0-9_-]+)", self.line)
         assert m, (self.line, self.proc.stderr.read() if self.proc.poll() is not None else "")
-        self.port, self.token = int(m[1]), m[2]
-        self.base = f"http://{host}:{self.port}"
+        assert self.host in (None, m[2]), (self.host, self.line)
+        self.scheme, self.port, self.token = m[1], int(m[3]), m[4]
+        self.base = f"{self.scheme}://{m[2]}:{self.port}"
+        # answering from here (from outside a namespace: through its veth pair)
+        wait_for(lambda: _answers(m[2].strip("[]"), self.port), 30, 0.05)
 
     def client(self, **kw) -> httpx.Client:
         return httpx.Client(base_url=self.base, timeout=60, follow_redirects=False, **kw)
 
-    def authed(self) -> httpx.Client:
-        return self.client(headers={"Authorization": f"Bearer {self.token}"})
+    def authed(self, **kw) -> httpx.Client:
+        return self.client(headers={"Authorization": f"Bearer {self.token}"}, **kw)
+
+    def __enter__(self) -> Companion:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     def stop(self) -> str:
         if self.proc.poll() is None:
@@ -50,7 +70,28 @@ class Companion:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        return self.proc.stderr.read()
+        err = self.proc.stderr.read()
+        assert "Traceback" not in err, err
+        return err
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def begun(root: Path, cache: Path, like: dict | None = None) -> dict:
+    """A home of its own in `root` (tests.conftest.module_env) with the fixture programme begun:
+    by `today --program steps`, or as a copy of `like`, a home begun so and left untouched."""
+    env = module_env(root, cache)
+    if like is None:
+        run_cli(*LIBS, "today", "--program", "steps", env=env, check=0)
+    else:
+        shutil.copytree(like["HOME"], env["HOME"], dirs_exist_ok=True)
+    return env
 
 
 def log_lines(env: dict) -> list[dict]:

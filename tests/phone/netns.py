@@ -1,16 +1,15 @@
 """A phone on a home network, for the companion's tests: a network namespace made by the test
-(a veth pair, 10.x addresses), the companion at the namespace's non-loopback address, and Debian's
+(a veth pair, 10.x addresses), the companion at the namespace's non-loopback address
+(`helpers.Companion(env, ..., ns=ns, host=ns.ip)`), and Debian's
 Chromium driven by chromedriver inside the same namespace, trusting the companion's authority
 through its NSS database (`certutil`), as a person installs it. Needs root and iproute2."""
 from __future__ import annotations
 
 import os
 import random
-import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -65,53 +64,11 @@ class Netns:
     def close(self) -> None:
         _ip("netns", "del", self.name, check=False)  # takes the veth pair with it
 
+    def __enter__(self) -> Netns:
+        return self
 
-def free_port_inside(ns: Netns) -> int:
-    """A port number the namespace does not use yet (it starts empty: any fixed one would do)."""
-    return random.randrange(20000, 40000)
-
-
-class Companion:
-    """`sisessions companion --host NS_IP --port PORT ARGS` inside the namespace; stop() and start() again."""
-
-    def __init__(self, ns: Netns, env: dict, libs: tuple, *args, port: int | None = None):
-        self.ns, self.env, self.libs, self.args = ns, env, libs, args
-        self.port = port or free_port_inside(ns)
-        self.proc = None
-        self.start()
-
-    def start(self) -> None:
-        e = {k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"}
-        e.update(self.env, PYTHONUNBUFFERED="1")
-        cmd = self.ns.cmd(sys.executable, "-m", "sisessions", *self.libs, "companion", "--host", self.ns.ip,
-                          "--port", self.port, *self.args)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
-                                     cwd=str(Path(__file__).resolve().parents[2]))
-        self.line = self.proc.stdout.readline().strip()
-        m = re.fullmatch(r"Open on your phone: (https?)://([0-9.]+):(\d+)/\?t=([A-Za-z0-9_-]+)", self.line)
-        assert m, (self.line, self.proc.stderr.read() if self.proc.poll() is not None else "")
-        self.scheme, self.token = m[1], m[4]
-        assert m[2] == self.ns.ip and int(m[3]) == self.port
-        self.base = f"{self.scheme}://{self.ns.ip}:{self.port}"
-        # answering from outside the namespace, through the veth pair
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            try:
-                socket.create_connection((self.ns.ip, self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("the companion does not answer")
-
-    def stop(self) -> str:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(2)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.stderr.read() if self.proc is not None else ""
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def trust(home: Path, ca: Path) -> Path:
@@ -159,6 +116,12 @@ class Browser:
         except BaseException:
             self.proc.kill()
             raise
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.quit()
 
     def quit(self) -> None:
         try:

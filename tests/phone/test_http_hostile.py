@@ -9,18 +9,16 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import FIXTURES, module_env, run_cli
+from tests.conftest import module_env, run_cli
+from tests import nobody
 from tests.disk import fill, tiny_disk
-from tests.phone.hostile import Companion
-
-LIBS = ("--scripts", FIXTURES / "phone", "--scripts", FIXTURES / "morning")
+from tests.phone.helpers import Companion
 
 
 @pytest.fixture(scope="module")
@@ -284,11 +282,7 @@ def test_serve_answers_odd_folders_with_404_or_403(tmp_path):
 
 def test_serve_as_a_normal_user_answers_403_under_a_closed_folder(tmp_path):
     """As `nobody` (root may read anything): a file under a mode-000 folder is a 403, not a 500."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to run as nobody")
-    top = Path(tempfile.mkdtemp(prefix="sis-serve-"))
-    try:
-        os.chmod(top, 0o755)
+    with nobody.folder("sis-serve-") as top:
         (top / "home").mkdir(mode=0o777)
         os.chmod(top / "home", 0o777)
         closed = top / "share" / "closed"
@@ -300,8 +294,8 @@ def test_serve_as_a_normal_user_answers_403_under_a_closed_folder(tmp_path):
         os.chmod(closed, 0)
         env = {"HOME": str(top / "home"), "PATH": os.environ["PATH"], "PYTHONUNBUFFERED": "1",
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-        p = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
-                              "sisessions", "serve", str(top / "share"), "--port", "0"],
+        p = subprocess.Popen([*nobody.AS_NOBODY, sys.executable, "-m", "sisessions", "serve", str(top / "share"),
+                              "--port", "0"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                              cwd=top / "home")
         try:
@@ -316,9 +310,6 @@ def test_serve_as_a_normal_user_answers_403_under_a_closed_folder(tmp_path):
             p.send_signal(2)
             p.wait(15)
         assert "Traceback" not in p.stderr.read()
-    finally:
-        os.chmod(top / "share" / "closed", 0o755)
-        shutil.rmtree(top)
 
 
 # ---------------------------------------------------------------- 16: IPv6 literals

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import re
 import socket
 import ssl
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -16,36 +13,15 @@ import pytest
 
 from sisessions.phone import tls
 from tests.conftest import FIXTURES, run_cli
+from tests.phone.helpers import LIBS, Companion
 
-LIBS = ("--scripts", FIXTURES / "phone", "--scripts", FIXTURES / "morning")
 
-
-class HttpsCompanion:
-    """`sisessions companion --port 0 ARGS` in the test's home; Ctrl-C at the end."""
-
-    def __init__(self, *args, host="127.0.0.1", env=None):
-        e = {k: v for k, v in os.environ.items() if k != "SISESSIONS_DEBUG"}
-        e.update(env or {}, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "sisessions", *map(str, LIBS), "companion", "--host", host,
-                                      "--port", "0", *map(str, args)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=e)
-        self.line = self.proc.stdout.readline().strip()
-        m = re.fullmatch(r"Open on your phone: (https?)://([^:/]+):(\d+)/\?t=([A-Za-z0-9_-]+)", self.line)
-        assert m, (self.line, self.proc.stderr.read() if self.proc.poll() is not None else "")
-        self.scheme, self.host, self.port, self.token = m[1], m[2], int(m[3]), m[4]
-        self.base = f"{self.scheme}://{self.host}:{self.port}"
-        # the line on the authority (--https) or on what --https adds (plain http); none with --cert
-        self.next_line = "" if "--cert" in args else self.proc.stdout.readline().strip()
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.send_signal(2)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.stderr.read()
+def started(*args) -> Companion:
+    """The companion with ARGS in the test's home, and `next_line`: the line after the address (on
+    the authority with --https, on what --https adds without it; none with --cert)."""
+    c = Companion({}, *args)
+    c.next_line = "" if "--cert" in args else c.proc.stdout.readline().strip()
+    return c
 
 
 def peer_serial(port: int, cafile: Path | None) -> int:
@@ -119,7 +95,7 @@ def test_a_server_certificate_near_its_end_is_renewed_and_a_running_server_takes
 
 
 def test_https_companion_serves_the_authority_without_the_token_and_nothing_else(isolated):
-    c = HttpsCompanion("--https")
+    c = started("--https")
     try:
         assert c.scheme == "https" and "ca.crt" in c.next_line
         ca = isolated / "config" / "sisessions" / "companion-https" / "ca.crt"
@@ -143,7 +119,7 @@ def test_https_companion_serves_the_authority_without_the_token_and_nothing_else
 
 
 def test_plain_http_says_what_https_adds_and_has_no_authority(isolated):
-    c = HttpsCompanion()
+    c = started()
     try:
         assert c.scheme == "http" and "--https" in c.next_line
         assert httpx.get(c.base + "/ca.crt", timeout=10).status_code == 404
@@ -168,7 +144,7 @@ def test_cert_and_key_of_ones_own(isolated, tmp_path):
     (tmp_path / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (tmp_path / "k.pem").write_bytes(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                      serialization.NoEncryption()))
-    c = HttpsCompanion("--cert", tmp_path / "c.pem", "--key", tmp_path / "k.pem")
+    c = started("--cert", tmp_path / "c.pem", "--key", tmp_path / "k.pem")
     try:
         assert c.scheme == "https"
         assert peer_serial(c.port, tmp_path / "c.pem") == 7
@@ -209,7 +185,7 @@ def test_install_writes_a_user_unit_and_uninstall_removes_only_it(isolated):
 def test_the_companion_offers_the_reminder_as_a_download(isolated):
     import icalendar
 
-    c = HttpsCompanion("--https")
+    c = started("--https")
     try:
         ca = isolated / "config" / "sisessions" / "companion-https" / "ca.crt"
         with httpx.Client(base_url=c.base, verify=ssl.create_default_context(cafile=str(ca)), timeout=30,

@@ -7,39 +7,22 @@ import time
 
 import pytest
 
-from tests.conftest import FIXTURES, module_env, run_cli
 from tests.phone import netns
-from tests.phone.helpers import log_lines, wait_for
-
-LIBS = ("--scripts", FIXTURES / "phone", "--scripts", FIXTURES / "morning")
+from tests.phone.helpers import Companion, log_lines, wait_for
 
 pytestmark = pytest.mark.skipif(netns.should_skip(), reason=netns.skip_reason())
 
 
 @pytest.fixture(scope="module")
 def ns():
-    n = netns.Netns()
-    try:
+    with netns.Netns() as n:
         yield n
-    finally:
-        n.close()
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory, shared_cache):
-    root = tmp_path_factory.mktemp("offline")
-    env = module_env(root, shared_cache)
-    run_cli(*LIBS, "today", "--program", "steps", env=env, check=0)
-    return env
 
 
 @pytest.fixture(scope="module")
 def secure(ns, home):
-    c = netns.Companion(ns, home, LIBS, "--https")
-    try:
+    with Companion(home, "--https", ns=ns, host=ns.ip) as c:
         yield c
-    finally:
-        assert "Traceback" not in c.stop()
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +33,15 @@ def phone(ns, secure, tmp_path_factory):
     home = tmp_path_factory.mktemp("phone-home")
     ca = Path(secure.env["XDG_CONFIG_HOME"]) / "sisessions" / "companion-https" / "ca.crt"
     netns.trust(home, ca)
-    b = netns.Browser(ns, home)
-    try:
+    with netns.Browser(ns, home) as b:
         yield b
-    finally:
-        b.quit()
+
+
+@pytest.fixture(scope="module")
+def stranger(ns, tmp_path_factory):
+    """A browser in the namespace that was never told to trust the authority (its own NSS database)."""
+    with netns.Browser(ns, tmp_path_factory.mktemp("stranger-home")) as b:
+        yield b
 
 
 def play_and_done(drv, base: str, pain: int) -> None:
@@ -111,7 +98,9 @@ def test_a_new_kept_session_replaces_the_one_before_and_a_reload_resumes_where_i
     (check,) = [r for r in log_lines(secure.env) if r["kind"] == "check"][len(checks):]
     assert check["result"] == "left" and check["id"]
     play.click()
-    wait_for(lambda: drv.execute_script("return document.querySelector('audio').currentTime > 3.2"), 30)
+    wait_for(lambda: drv.execute_script("return document.querySelector('audio').currentTime > 0.3"), 30)
+    drv.execute_script("document.querySelector('audio').currentTime = 12.7")  # dragged on, then paused
+    wait_for(lambda: drv.execute_script("return document.querySelector('audio').currentTime > 12.9"), 30)
     drv.execute_script("document.querySelector('audio').pause()")
     stopped = drv.execute_script("return document.querySelector('audio').currentTime")
     drv.get(f"{secure.base}/?session=short")
@@ -150,13 +139,11 @@ def test_the_page_offers_the_reminder_for_the_phones_calendar(secure, phone):
     assert str(ev["url"]) == secure.base + "/"
 
 
-def test_over_plain_http_the_page_still_works_but_is_not_a_secure_context(ns, home, tmp_path):
+def test_over_plain_http_the_page_still_works_but_is_not_a_secure_context(ns, home, stranger):
     from selenium.webdriver.common.by import By
 
-    plain = netns.Companion(ns, home, LIBS)
-    b = netns.Browser(ns, tmp_path)
-    try:
-        drv = b.drv
+    with Companion(home, ns=ns, host=ns.ip) as plain:
+        drv = stranger.drv
         drv.get(f"{plain.base}/?t={plain.token}")
         assert drv.execute_script("return window.isSecureContext") is False
         note = drv.find_element(By.ID, "offline-note")
@@ -168,19 +155,12 @@ def test_over_plain_http_the_page_still_works_but_is_not_a_secure_context(ns, ho
         play_and_done(drv, plain.base, 5)
         wait_for(lambda: "Written" in drv.find_element(By.ID, "done-status").text, 30)
         assert [(r["kind"], r.get("pain")) for r in log_lines(home)[before:]] == [("play", None), ("pain", 5)]
-    finally:
-        b.quit()
-        assert "Traceback" not in plain.stop()
 
 
-def test_a_browser_that_was_not_told_to_trust_the_authority_refuses_the_page(ns, secure, tmp_path):
-    b = netns.Browser(ns, tmp_path)  # its own NSS database, without the authority
-    try:
-        b.drv.get(f"{secure.base}/")
-        assert "open the address" not in b.drv.page_source  # the companion's own 401 text: never reached
-        assert "privacy error" in b.drv.title.lower(), b.drv.title
-    finally:
-        b.quit()
+def test_a_browser_that_was_not_told_to_trust_the_authority_refuses_the_page(secure, stranger):
+    stranger.drv.get(f"{secure.base}/")
+    assert "open the address" not in stranger.drv.page_source  # the companion's own 401 text: never reached
+    assert "privacy error" in stranger.drv.title.lower(), stranger.drv.title
 
 
 # ---------------------------------------------------------------- with the computer off
@@ -209,7 +189,7 @@ def test_with_the_computer_off_the_page_plays_the_kept_session_and_done_is_sent_
 
     drv = phone.drv
     drv.set_script_timeout(60)
-    c = netns.Companion(ns, home, LIBS, "--https", port=8765)  # the address the phone knows
+    c = Companion(home, "--https", ns=ns, host=ns.ip, port=8765)  # the address the phone knows
     try:
         drv.get(f"{c.base}/?t={c.token}")
         wait_for(lambda: drv.execute_script("return document.body.dataset.offline") == "ready", 180)

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from sisessions.phone.companion import PAGE
-from tests.conftest import missing_on_ci, module_env, run_cli
-from tests.phone.helpers import LIBS, Companion, chromium, log_lines, needs_chromium, wait_for
+from tests.conftest import missing_on_ci, run_cli
+from tests.phone.helpers import LIBS, Companion, begun, chromium, log_lines, needs_chromium, wait_for
 
 AXE = Path(sys.prefix) / "share" / "axe-core" / "axe.min.js"   # setup.sh --test puts it there (npm)
 
@@ -46,43 +46,56 @@ def js(drv, script: str, *args):
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory, shared_cache):
-    root = tmp_path_factory.mktemp("page")
-    env = module_env(root, shared_cache)
-    run_cli(*LIBS, "today", "--program", "steps", env=env, check=0)
-    return env
+def comp(home):
+    """The companion on the home-network address, as a phone reaches it."""
+    with Companion(home, host=lan_address()) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
-def comp(home):
-    """The companion on the home-network address, as a phone reaches it."""
-    c = Companion(home, host=lan_address())
-    try:
-        yield c
-    finally:
-        err = c.stop()
-        assert "Traceback" not in err, err
+def pristine(tmp_path_factory, shared_cache):
+    """A home with the programme begun, that no companion uses: what `own` copies."""
+    return begun(tmp_path_factory.mktemp("pristine"), shared_cache)
 
 
 @pytest.fixture
-def own(tmp_path, shared_cache):
-    """A companion with a home of its own, for tests that count what is written."""
-    env = module_env(tmp_path, shared_cache)
-    run_cli(*LIBS, "today", "--program", "steps", env=env, check=0)
-    c = Companion(env, host=lan_address())
-    try:
-        yield c
-    finally:
-        c.stop()
+def fresh(comp, pristine):
+    """The module's companion with its person's data new, for tests that count what is written:
+    no practice log, the settings as the programme was begun; its renders and token stay (the
+    companion's own, as on a second day)."""
+    (Path(comp.env["XDG_DATA_HOME"]) / "sisessions" / "practice.jsonl").unlink(missing_ok=True)
+    settings = Path("config") / "sisessions" / "settings.json"
+    shutil.copy(Path(pristine["HOME"]) / settings, Path(comp.env["HOME"]) / settings)
+    return comp
 
 
 @pytest.fixture
-def drv():
+def own(pristine, tmp_path, shared_cache):
+    """A companion with a home of its own, where a render made while the page waits matters."""
+    with Companion(begun(tmp_path, shared_cache, like=pristine), host=lan_address()) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def browser():
     d = chromium()
     try:
         yield d
     finally:
         d.quit()
+
+
+@pytest.fixture
+def drv(browser):
+    """The module's Chromium, left as a new one would be: no cookies, and the origin the test
+    ended on (most often the module's companion) forgets its storage and caches."""
+    yield browser
+    was = urllib.parse.urlsplit(browser.current_url)
+    browser.get("about:blank")  # first: a page still open could write again
+    if was.scheme in ("http", "https"):
+        browser.execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": f"{was.scheme}://{was.netloc}",
+                                                               "storageTypes": "all"})
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
 
 
 def open_page(drv, c: Companion, query: str = "") -> None:
@@ -96,6 +109,13 @@ def ready_to_play(drv):
     return play
 
 
+def to_the_end(drv) -> None:
+    """Once it plays: skip to 1.5 s before its end (as a person drags the bar), play to the end."""
+    wait_for(lambda: js(drv, "const a = document.querySelector('audio'); return !a.paused && a.currentTime > 0.3"), 30)
+    js(drv, "const a = document.querySelector('audio'); a.currentTime = a.duration - 1.5;")
+    wait_for(lambda: js(drv, "return document.querySelector('audio').ended"), 30)
+
+
 def answer_check(drv, result: str) -> None:
     ask = drv.find_element("id", "side-ask")
     wait_for(lambda: ask.is_displayed(), 30)
@@ -106,10 +126,10 @@ def answer_check(drv, result: str) -> None:
 
 
 @needs_chromium
-def test_the_page_plays_jumps_shows_chapters_and_logs_done(own, drv, tmp_path):
+def test_the_page_plays_jumps_shows_chapters_and_logs_done(fresh, drv, tmp_path):
     from selenium.webdriver.common.by import By
 
-    comp = own
+    comp = fresh
     before = len(log_lines(comp.env))
     open_page(drv, comp, "session=short")
     answer_check(drv, "left")  # no check today: the page asks it
@@ -159,11 +179,11 @@ def test_the_page_plays_jumps_shows_chapters_and_logs_done(own, drv, tmp_path):
 
 
 @needs_chromium
-def test_done_tapped_twice_and_again_later_writes_once(own, drv):
+def test_done_tapped_twice_and_again_later_writes_once(fresh, drv):
     """Item 1: a double tap, and a tap after it was written, write one play and one pain."""
     from selenium.webdriver.common.action_chains import ActionChains
 
-    open_page(drv, own)
+    open_page(drv, fresh)
     ready_to_play(drv)
     done = drv.find_element("css selector", 'form[data-action="done"] button[type=submit]')
     ActionChains(drv).double_click(done).perform()
@@ -172,17 +192,17 @@ def test_done_tapped_twice_and_again_later_writes_once(own, drv):
     assert not done.is_enabled() and done.text == "Written"  # it shows it was written
     js(drv, "arguments[0].click(); document.getElementById('done').requestSubmit();", done)  # later, again
     time.sleep(1.5)
-    kinds = [r["kind"] for r in log_lines(own.env)]
+    kinds = [r["kind"] for r in log_lines(fresh.env)]
     assert kinds.count("play") == 1 and kinds.count("pain") == 1, kinds
 
 
 @needs_chromium
-def test_at_the_end_the_page_offers_done_and_playing_again_is_a_labelled_choice(own, drv):
+def test_at_the_end_the_page_offers_done_and_playing_again_is_a_labelled_choice(fresh, drv):
     """Item 2: at the end the button said "Continue", and a tap restarted the session from 0:00."""
-    open_page(drv, own)
+    open_page(drv, fresh)
     play = ready_to_play(drv)
     play.click()
-    wait_for(lambda: js(drv, "return document.querySelector('audio').ended"), 60)
+    to_the_end(drv)
     assert play.text == "Play again from the start"
     status = drv.find_element("id", "status").text
     assert "session is over" in status and "Done" in status
@@ -202,6 +222,9 @@ def test_the_401_page_says_how_to_get_in_and_fits_a_phone(comp):
         api = c.get("/api/today")
     assert r.status_code == 401 and r.headers["content-type"].startswith("text/html")
     assert '<meta name="viewport" content="width=device-width' in r.text
+    head = PAGE.read_text(encoding="utf-8").split("<title>")[0]  # the page's own head, whole
+    assert r.text.startswith(head) and head.startswith("<!doctype html>") and 'content="no-referrer"' in head
+    assert r.text.count("<title>") == 1 and r.text.rstrip().endswith("</html>") and "<!--" not in r.text
     assert "sisessions companion" in r.text and "Scan" in r.text
     assert api.status_code == 401 and set(api.json()) == {"error"}  # the API still answers JSON
 
@@ -254,7 +277,14 @@ def test_nothing_shifts_as_the_page_fills_in(own, drv, query):
     """Item 4: the side question and the chapters appeared and pushed the Done form (CLS 0.20)."""
     for when, pain, ago in (("morning", "2", 3), ("after", "4", 2), ("after", "3", 1)):  # a long reason
         run_cli(*LIBS, "log", "--pain", pain, "--when", when, "--date", days_ago(ago), env=own.env, check=0)
-    drv.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SHIFTS})
+    script = drv.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SHIFTS})
+    try:
+        shifts_stay_small(drv, own, query)
+    finally:  # the next test's pages run without it
+        drv.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", script)
+
+
+def shifts_stay_small(drv, own, query: str) -> None:
     open_page(drv, own, query)
     if query:
         ask = drv.find_element("id", "side-ask")
@@ -288,7 +318,7 @@ def axe(drv) -> list[dict]:
 
 @needs_chromium
 @needs_axe
-def test_accessible_names_match_what_each_control_shows(own, drv):
+def test_accessible_names_match_what_each_control_shows(fresh, drv):
     """Item 5: Play was named "Play" while it showed "Choose a side first" or "Continue"; the
     chapters were named "Go to ..., at ..." while they showed the title and the time."""
     drv.set_script_timeout(60)
@@ -297,7 +327,7 @@ def test_accessible_names_match_what_each_control_shows(own, drv):
     def check(moment):
         seen[moment] = axe(drv)
 
-    open_page(drv, own, "session=after")
+    open_page(drv, fresh, "session=after")
     wait_for(lambda: drv.find_element("id", "side-ask").is_displayed(), 30)
     check("the check asked")
     answer_check(drv, "left")
@@ -309,15 +339,15 @@ def test_accessible_names_match_what_each_control_shows(own, drv):
     wait_for(lambda: play.text != "Pause", 10)
     check("paused part-way")
     play.click()
-    wait_for(lambda: js(drv, "return document.querySelector('audio').ended"), 60)
+    to_the_end(drv)
     check("the end")
     assert {m: v for m, v in seen.items() if v} == {}
 
 
 @needs_chromium
-def test_elapsed_and_remaining_time_show_while_playing(comp, drv):
+def test_elapsed_and_remaining_time_show_while_playing(fresh, drv):
     """Item 6."""
-    open_page(drv, comp)
+    open_page(drv, fresh)
     play = ready_to_play(drv)
     play.click()
     wait_for(lambda: js(drv, "return document.querySelector('audio').currentTime > 2.2"), 30)
@@ -330,10 +360,10 @@ def test_elapsed_and_remaining_time_show_while_playing(comp, drv):
 
 
 @needs_chromium
-def test_the_charts_description_counts_one_entry_as_one(own, drv):
+def test_the_charts_description_counts_one_entry_as_one(fresh, drv):
     """Item 6: the chart's description said "1 entries"."""
-    run_cli(*LIBS, "log", "--pain", "4", env=own.env, check=0)
-    open_page(drv, own)
+    run_cli(*LIBS, "log", "--pain", "4", env=fresh.env, check=0)
+    open_page(drv, fresh)
     chart = drv.find_element("id", "chart")
     label = wait_for(lambda: "entr" in (chart.get_attribute("aria-label") or "") and chart.get_attribute("aria-label"), 30)
     assert "1 entry," in label and "1 entries" not in label, label
@@ -368,13 +398,13 @@ def days_ago(n: int) -> str:
     ([("--done", "first", 1), ("--pain", "7", 1)], "red"),
     ([("--done", "first", 1), ("--pain", "9", 1)], "red"),  # pain 8+: see a professional, said plainly
 ])
-def test_the_page_says_todays_light_and_reason_in_one_sentence(own, drv, history, light):
+def test_the_page_says_todays_light_and_reason_in_one_sentence(fresh, drv, history, light):
     for flag, value, ago in history:
         extra = ("--when", "after") if flag == "--pain" else ()
-        run_cli(*LIBS, "log", flag, value, *extra, "--date", days_ago(ago), env=own.env, check=0)
-    today = json.loads(run_cli(*LIBS, "today", "--json", env=own.env, check=0).stdout)
+        run_cli(*LIBS, "log", flag, value, *extra, "--date", days_ago(ago), env=fresh.env, check=0)
+    today = json.loads(run_cli(*LIBS, "today", "--json", env=fresh.env, check=0).stdout)
     assert today["light"] == light, today
-    open_page(drv, own)
+    open_page(drv, fresh)
     ready_to_play(drv)
     said = drv.find_element("id", "reason").text
     assert today["reason"] in said, (said, today)
@@ -385,8 +415,8 @@ def test_the_page_says_todays_light_and_reason_in_one_sentence(own, drv, history
 
 @needs_chromium
 @pytest.mark.parametrize("answer, side", [("right", "right side"), ("same", "both sides")])
-def test_the_check_is_three_large_buttons_and_sets_the_side(own, drv, answer, side):
-    open_page(drv, own, "session=after")  # a sided session, and no check today
+def test_the_check_is_three_large_buttons_and_sets_the_side(fresh, drv, answer, side):
+    open_page(drv, fresh, "session=after")  # a sided session, and no check today
     ask = drv.find_element("id", "side-ask")
     wait_for(lambda: ask.is_displayed(), 30)
     buttons = ask.find_elements("css selector", "button[data-side]")
@@ -396,34 +426,34 @@ def test_the_check_is_three_large_buttons_and_sets_the_side(own, drv, answer, si
     buttons[["left", "right", "same"].index(answer)].click()
     ready_to_play(drv)
     assert drv.find_element("id", "facts").text.startswith(side)
-    checks = [r for r in log_lines(own.env) if r["kind"] == "check"]
+    checks = [r for r in log_lines(fresh.env) if r["kind"] == "check"]
     assert [c["result"] for c in checks] == [answer] and checks[0].get("id")
-    drv.get(f"{own.base}/?session=after")  # asked once a day: today's check is known now
+    drv.get(f"{fresh.base}/?session=after")  # asked once a day: today's check is known now
     ready_to_play(drv)
     assert not drv.find_element("id", "side-ask").is_displayed()
     assert drv.find_element("id", "facts").text.startswith(side)
 
 
 @needs_chromium
-def test_done_sends_a_client_id_and_the_same_record_again_writes_nothing(own, drv):
-    open_page(drv, own)
+def test_done_sends_a_client_id_and_the_same_record_again_writes_nothing(fresh, drv):
+    open_page(drv, fresh)
     ready_to_play(drv)
     drv.find_element("css selector", 'form[data-action="done"] button[type=submit]').click()
     wait_for(lambda: "Written" in drv.find_element("id", "done-status").text, 20)
-    play, pain = log_lines(own.env)
+    play, pain = log_lines(fresh.env)
     assert len(play["id"]) == 32 and pain["id"].startswith(play["id"]) and pain["when"] == "after"
     again = drv.execute_async_script(  # what a retry, or an offline queue replayed, sends
         "const done = arguments[arguments.length - 1];"
         "send('/api/log', {id: arguments[0], session: 'first', completed: true, minutes: 0.1, pain: 3})"
         ".then(() => done('sent'), (e) => done(e.message));", play["id"])
-    assert again == "sent" and len(log_lines(own.env)) == 2
+    assert again == "sent" and len(log_lines(fresh.env)) == 2
 
 
 @needs_chromium
-def test_the_chart_shows_after_session_and_morning_pain_apart_with_dates(own, drv):
-    run_cli(*LIBS, "log", "--pain", "2", "--when", "morning", "--date", days_ago(2), env=own.env, check=0)
-    run_cli(*LIBS, "log", "--pain", "5", "--when", "after", "--date", days_ago(1), env=own.env, check=0)
-    open_page(drv, own)
+def test_the_chart_shows_after_session_and_morning_pain_apart_with_dates(fresh, drv):
+    run_cli(*LIBS, "log", "--pain", "2", "--when", "morning", "--date", days_ago(2), env=fresh.env, check=0)
+    run_cli(*LIBS, "log", "--pain", "5", "--when", "after", "--date", days_ago(1), env=fresh.env, check=0)
+    open_page(drv, fresh)
     wait_for(lambda: drv.find_elements("css selector", "#chart svg circle.after"), 30)
     assert len(drv.find_elements("css selector", "#chart svg circle.after")) == 1
     assert len(drv.find_elements("css selector", "#chart svg rect.morning")) == 1

@@ -7,20 +7,14 @@ import threading
 
 import pytest
 
-from tests.conftest import module_env, run_cli
-from tests.phone.helpers import LIBS, Companion, log_lines
+from tests.conftest import run_cli
+from tests.phone.helpers import LIBS, Companion, begun, log_lines
 
 
 @pytest.fixture
 def comp(tmp_path, shared_cache):
-    env = module_env(tmp_path, shared_cache)
-    run_cli(*LIBS, "today", "--program", "steps", env=env, check=0)
-    c = Companion(env)
-    try:
+    with Companion(begun(tmp_path, shared_cache)) as c:
         yield c
-    finally:
-        err = c.stop()
-        assert "Traceback" not in err, err
 
 
 def test_api_today_is_today_json(comp):

@@ -28,6 +28,14 @@ def library():
     return Library([paths.builtin_scripts()])
 
 
+def one_pattern(tmp_path: Path, yaml: str):
+    """A library of one pattern (`yaml`) in tmp_path, and that pattern as a session."""
+    f = tmp_path / "lib" / "patterns" / "p.yaml"
+    f.parent.mkdir(parents=True)
+    f.write_text(yaml, encoding="utf-8")
+    return Library([tmp_path / "lib"]), session_for_pattern(load_pattern(f))
+
+
 def planned_minutes(library, sid, opts):
     return estimated(library.session(sid), library, opts).seconds / 60
 
@@ -95,15 +103,10 @@ def test_out_of_reach_says_so_with_the_range(library, minutes):
 
 def test_shrinking_never_cuts_a_movement_release_or_rest(tmp_path):
     """The floors of the timeline that fitting relies on: up to 10 s a pause stays whole."""
-    lib = tmp_path / "lib"
-    (lib / "patterns").mkdir(parents=True)
-    f = lib / "patterns" / "p.yaml"
-    f.write_text("title: P\nrepetitions: 4\nsteps:\n  - say: Set up.\n  - pause: 30\n"
-                 "  - repeat:\n      steps:\n        - say: Slowly tighten.\n        - pause: 5\n"
-                 "        - say: Release even more slowly.\n        - pause: 8\n"
-                 "        - say: Rest.\n        - pause: 12\n", encoding="utf-8")
-    library = Library([lib])
-    session = session_for_pattern(load_pattern(f))
+    library, session = one_pattern(tmp_path, "title: P\nrepetitions: 4\nsteps:\n  - say: Set up.\n  - pause: 30\n"
+                                   "  - repeat:\n      steps:\n        - say: Slowly tighten.\n        - pause: 5\n"
+                                   "        - say: Release even more slowly.\n        - pause: 8\n"
+                                   "        - say: Rest.\n        - pause: 12\n")
     opts = PlanOptions(reps_scale=REPS[0], silence_scale=SILENCE[0])
     pauses = [e.seconds for e in expand(session, library, opts) if e.kind == "pause"]
     assert pauses == [15.0] + [5.0, 8.0, 10.0] * 2
@@ -257,15 +260,10 @@ def test_the_cli_names_what_it_left_out_on_stderr_and_in_show(cli):
 
 def test_phase_floors_hold_under_minutes_and_pace(tmp_path):
     """SPEC §2.2: at any --pace or --minutes no release gets under 8 s of silence, no rest under 6 s."""
-    lib = tmp_path / "lib"
-    (lib / "patterns").mkdir(parents=True)
-    f = lib / "patterns" / "p.yaml"
-    f.write_text("title: P\nrepetitions: 4\nsteps:\n  - repeat:\n      steps:\n"
-                 "        - {say: Slowly tighten., phase: tighten}\n        - pause: 5\n"
-                 "        - {say: Release even more slowly., phase: release}\n        - pause: 9\n"
-                 "        - {say: Rest., phase: rest}\n        - pause: 10\n", encoding="utf-8")
-    library = Library([lib])
-    session = session_for_pattern(load_pattern(f))
+    library, session = one_pattern(tmp_path, "title: P\nrepetitions: 4\nsteps:\n  - repeat:\n      steps:\n"
+                                   "        - {say: Slowly tighten., phase: tighten}\n        - pause: 5\n"
+                                   "        - {say: Release even more slowly., phase: release}\n        - pause: 9\n"
+                                   "        - {say: Rest., phase: rest}\n        - pause: 10\n")
     for pace in (0.5, 1.0):
         opts = PlanOptions(pace=pace, reps_scale=REPS[0], silence_scale=SILENCE[0])
         phases = [(e.phase, e.seconds) for e in expand(session, library, opts) if e.kind == "pause"]

@@ -1,7 +1,9 @@
-"""Spoken answers and confirmations (play.listen): closed questions (`Listener.ask`: the side
-after the check, the pain 0..10 after a session) heard on the private PulseAudio microphone,
-and the confirmation an ending command needs, fed chunk by chunk to a listener acting on a real
-session's controller (the recorded takes of tests/fixtures/spoken, in low room noise)."""
+"""Spoken answers, confirmations and commands (play.listen), fed chunk by chunk to a listener
+acting on a real session's controller (the recorded takes of tests/fixtures/spoken, in low room
+noise, on the fake clock of the chunks): closed questions (`Listener.ask`: the side after the
+check, the pain 0..10 after a session), the confirmation an ending command needs, and commands
+acting on a playing session whose frames the test pulls. What only the real microphone shows
+(no answer, a key answering first, a command while asking) is heard on the private PulseAudio."""
 from __future__ import annotations
 
 import threading
@@ -11,9 +13,12 @@ import numpy as np
 import pytest
 
 from sisessions import app
+from sisessions.audio import RATE
 from sisessions.play import listen
+from sisessions.play.controls import Change
 from sisessions.sources import tone
-from sisessions.play.session import PlayOptions, Session
+from sisessions.play.session import Ending, PlayOptions, Session
+from sisessions.practice import log
 from sisessions.plan.timeline import Kind
 from tests.play.helpers import CHOICES, SCRIPTS, say, spoken, to16k
 
@@ -37,18 +42,24 @@ def in_a_silence(s: Session) -> int:
 
 
 class Mic:
-    """Feeds a listener 100 ms chunks on a clock of its own: low room noise, and recorded takes."""
+    """Feeds a listener 100 ms chunks on a clock of its own: low room noise, and recorded takes.
+    With `output` (the session's mixer), each chunk is also 100 ms of sound pulled by the test
+    as the audio thread would, then a turn of the session loop (controller.pump)."""
 
     def __init__(self, listener: listen.Listener):
         self.listener = listener
         self.now = 1000.0
         self.rng = np.random.default_rng(9)
+        self.output = None
+        self.said_at = None      # self.now when the last word said had been spoken
+        self.heard_at = None     # ... and when the last phrase was acted on
 
     def quiet(self, seconds: float) -> list[str]:
         return self._feed(np.zeros(int(seconds * listen.MIC_RATE)))
 
     def say(self, word: str) -> list[str]:
         said = np.frombuffer(to16k(spoken(word)), dtype="<i2").astype(np.float64)
+        self.said_at = self.now + (listen.MIC_RATE // 2 + len(said)) / listen.MIC_RATE
         return self._feed(np.concatenate([np.zeros(listen.MIC_RATE // 2), said, np.zeros(listen.MIC_RATE)]))
 
     def _feed(self, x) -> list[str]:
@@ -57,13 +68,32 @@ class Mic:
         heard = []
         for i in range(0, len(pcm), 2 * CHUNK):
             self.now += listen.PERIOD_MS / 1000
+            if self.output is not None:
+                self.output.read(RATE * listen.PERIOD_MS // 1000)
+                self.listener.controller.pump()
             if (w := self.listener.step(pcm[i: i + 2 * CHUNK], self.now)) is not None:
+                self.heard_at = self.now
                 heard.append(w)
         return heard
 
 
+@pytest.fixture(scope="module")
+def loaded():
+    """One recogniser for the module's listeners (loading its model takes a second)."""
+    return listen.Spotter()
+
+
 @pytest.fixture
-def spoken_to(session):
+def spotter(loaded, monkeypatch):
+    """The loaded recogniser, started afresh, for the next Listener made."""
+    loaded.use("commands")
+    loaded.reset()
+    monkeypatch.setattr(listen, "Spotter", lambda phrases=None: loaded)
+    return loaded
+
+
+@pytest.fixture
+def spoken_to(session, spotter):
     """A listener on the session's controller with the tone and the spoken questions mixed in
     (the espeak voice's), and its microphone."""
     mixer = tone.ToneMix(session.feeder)
@@ -139,11 +169,67 @@ def test_yes_or_no_without_a_question_never_acts(session, spoken_to):
     assert not c.stopped and not c.paused and session.feeder.where()[0] == where
 
 
+def test_said_pause_holds_resume_goes_on_with_the_silence_left_and_stop_then_yes_ends_it_there(session, spoken_to):
+    """Spoken commands acting on a playing session: the test pulls its sound (the fake clock is
+    the frames pulled) and speaks into the listener in the silences, as a person would."""
+    listener, mic = spoken_to
+    s, c = session, session.controller
+    for text in s.program.texts():                # every line loaded, as a warm cache gives them
+        s.clips._voice(text)
+    mic.output = listener.mixer
+    lines = []
+    c.subscribe(lambda e: lines.append(e.text) if e.change is Change.LINE else None)
+    still = s.program.say_at["Lie still."][0]
+    breathe = s.program.say_at["Breathe out."][0]
+    s.feeder.seek(still)
+    while not c.quiet():                          # "Lie still." said; its silence begins
+        mic.quiet(0.1)
+    assert lines == ["Lie still."]
+    mic.quiet(1)
+    assert mic.say("pause") == ["pause"] and c.paused
+    index, offset = s.feeder.where()
+    assert index == breathe - 1                   # heard in the silence, before the next line
+    left = s.program.lengths[index] - offset      # of the silence, when it paused
+    assert mic.quiet(3) == [] and s.feeder.where() == (index, offset)   # paused: the clock stands
+    assert lines == ["Lie still."]
+    assert mic.say("resume") == ["resume"] and not c.paused
+    print(f"'resume' ended -> acted on {mic.heard_at - mic.said_at:.2f} s later")
+    assert mic.heard_at - mic.said_at <= 1.0
+    resumed = s.feeder.where()
+    pulled = 0
+    while s.feeder.where()[0] < breathe:          # the rest of the silence, then the next line
+        listener.mixer.read(441)
+        pulled += 441
+    listener.mixer.read(441)                      # the line begins
+    c.pump()
+    assert lines == ["Lie still.", "Breathe out."]
+    assert abs(pulled - (left - (resumed[1] - offset))) <= 441
+    assert resumed[1] - offset <= RATE * 1.6      # what played of it while "resume" was said
+    while not c.quiet():
+        mic.quiet(0.1)
+    mic.quiet(1)
+    listener.news()                               # read: what follows is the stop's
+    # "stop" alone only pauses and asks (a confusion must not end the session); "yes" ends it
+    assert mic.say("stop") == ["stop"] and not c.stopped and c.paused
+    news = listener.news()
+    assert 'heard "stop"' in news and "say yes to stop, or no to go on" in news
+    assert mic.quiet(3) + mic.say("yes") == ["yes"] and c.stopped
+    assert 'heard "yes"' in listener.news()
+    mic.quiet(2)
+    assert "Rest now." not in lines
+    outcome = s._outcome(Ending.STOPPED)
+    assert outcome.pattern == "still" and not outcome.completed
+    message = app.log_outcome(outcome)
+    assert message.startswith("Stopped in Lying Still")
+    [rec], warnings = log.read()
+    assert warnings == [] and rec.completed is False and rec.stopped_in == "still"
+
+
 # ---------------------------------------------------------------- closed questions, on the microphone
 
 
 @pytest.fixture
-def listening(mic, session):
+def listening(mic, session, spotter):
     """A listener on the private PulseAudio microphone, the session paused (silent)."""
     session.controller.pause()
     listener = listen.Listener(session.controller, tone.ToneMix(session.feeder))
@@ -162,16 +248,24 @@ def answer_later(room, word: str, after: float = 1.0) -> threading.Thread:
     ("side", "left", "left"), ("side", "right", "right"), ("side", "same", "same"),
     ("pain", "zero", 0), ("pain", "seven", 7), ("pain", "ten", 10),
 ])
-def test_ask_returns_the_spoken_answer(mic, listening, kind, word, value):
-    t = answer_later(mic, word)
-    asked = time.monotonic()
-    got = listening.ask(kind, 20)
-    took = time.monotonic() - asked
-    t.join(10)
+def test_ask_returns_the_spoken_answer(session, spoken_to, kind, word, value):
+    # fed chunk by chunk (the real microphone answers a question end to end: test_check.py's
+    # spoken answers, and the listening session's check-in in test_listen.py)
+    listener, mic = spoken_to
+    session.controller.pause()                  # silent: the microphone is heard
+
+    def person():
+        while listener.spotter.active != kind:  # the question stands: then it is answered
+            mic.quiet(0.1)
+        mic.say(word)
+
+    t = threading.Thread(target=person, daemon=True)
+    t.start()
+    got = listener.ask(kind, 20)
+    t.join(20)
     assert got == value
-    print(f"{word}: answered {took:.2f} s after asking (spoken from 1 s on)")
-    assert f'heard "{word}"' in listening.news()
-    assert not listening.controller.stopped
+    assert f'heard "{word}"' in listener.news()
+    assert not listener.controller.stopped
 
 
 def test_ask_gives_none_when_nothing_is_said_or_a_key_answered(mic, listening):

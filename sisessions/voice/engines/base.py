@@ -9,6 +9,7 @@ cache key needs (version, voice identity, settings) is computed without loading 
 from __future__ import annotations
 
 import abc
+import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -125,7 +126,7 @@ def engine_timeout(text: str) -> float:
 class Worker:
     """One engine worker process; requests are JSON lines, answers are JSON lines."""
 
-    def __init__(self, settings: SpeechSettings):
+    def __init__(self, settings: SpeechSettings, nice: int = 0):
         self.settings = settings
         self._lock = threading.Lock()
         self._err = tempfile.TemporaryFile()
@@ -140,6 +141,9 @@ class Worker:
             )
         except OSError as e:
             raise EngineError(f"could not start the {settings.engine} engine ({e})") from e
+        if nice > 0:  # lowering one's own child's priority is always allowed
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, self.proc.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice))
 
     @property
     def pid(self) -> int:

@@ -1,4 +1,4 @@
-"""The companion's fixtures: one `sisessions companion` per test module, in a home of its own
+"""The companion's fixtures: one `sisessions companion` for the package, in a home of its own
 with a programme begun, and the fixture session rendered through its API."""
 from __future__ import annotations
 
@@ -6,29 +6,22 @@ import time
 
 import pytest
 
-from tests.conftest import module_env, run_cli
-from tests.phone.helpers import LIBS, Companion
+from tests.phone.helpers import Companion, begun
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def home(tmp_path_factory, shared_cache):
-    root = tmp_path_factory.mktemp("companion")
-    env = module_env(root, shared_cache)
-    run_cli(*LIBS, "today", "--program", "steps", env=env, check=0)
-    return env
+    """The home of the package's one companion (test_api and test_files share it and its render)."""
+    return begun(tmp_path_factory.mktemp("companion"), shared_cache)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def comp(home):
-    c = Companion(home)
-    try:
+    with Companion(home) as c:
         yield c
-    finally:
-        err = c.stop()
-        assert "Traceback" not in err, err
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def ready(comp):
     """The fixture session rendered through the API (real speech, real MP3)."""
     with comp.authed() as h:

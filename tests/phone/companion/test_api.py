@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import module_env, run_cli
-from tests.phone.helpers import LIBS, Companion, log_lines
+from tests.conftest import run_cli
+from tests.phone.helpers import LIBS, Companion, begun, log_lines
 
 
 # ---------------------------------------------------------------- the token
@@ -172,18 +172,13 @@ def test_a_10_mb_body_is_413_and_nothing_is_written(comp, chunked):
 
 
 def test_a_good_log_post_writes_what_play_writes_and_today_and_log_count_it(tmp_path, shared_cache):
-    env = module_env(tmp_path, shared_cache)
-    run_cli(*LIBS, "today", "--program", "steps", env=env, check=0)
-    c = Companion(env)
-    try:
-        with c.authed() as h:
-            r = h.post("/api/log", json={"session": "first", "completed": True, "minutes": 0.5, "pain": 3,
-                                         "note": "easier today"})
-            assert r.status_code == 201, r.text
-            days = h.get("/api/log", params={"days": 7}).json()
-            assert h.get("/api/log", params={"days": "x"}).status_code == 400
-    finally:
-        c.stop()
+    env = begun(tmp_path, shared_cache)
+    with Companion(env) as c, c.authed() as h:
+        r = h.post("/api/log", json={"session": "first", "completed": True, "minutes": 0.5, "pain": 3,
+                                     "note": "easier today"})
+        assert r.status_code == 201, r.text
+        days = h.get("/api/log", params={"days": 7}).json()
+        assert h.get("/api/log", params={"days": "x"}).status_code == 400
     play, pain = log_lines(env)
     assert play == {"kind": "play", "time": play["time"], "session": "first", "side": None, "pace": 1.0,
                     "engine": "companion", "completed": True, "stopped_in": None, "minutes": 0.5}
