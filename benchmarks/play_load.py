@@ -97,6 +97,7 @@ def main() -> None:
     ap.add_argument("--session", default="towel")
     ap.add_argument("--minutes", default="5")
     ap.add_argument("--modes", default="warm,cold")
+    ap.add_argument("--loads", default=None, help="busy processes per run, e.g. 2 (default: 0 and --busy)")
     a = ap.parse_args()
     voice = ["--engine", a.engine] if a.engine else []
     args = [a.session, "--side", "left", "--minutes", a.minutes, *voice]
@@ -109,7 +110,7 @@ def main() -> None:
             print(f"sisessions play {' '.join(args)}: {len(ref) / RATE:.0f} s; {os.cpu_count()} cores; "
                   f"load average before {os.getloadavg()[0]:.1f}")
             for mode in a.modes.split(","):
-                for load in (0, a.busy):
+                for load in ([int(x) for x in a.loads.split(",")] if a.loads else (0, a.busy)):
                     rows = []
                     for k in range(a.runs):
                         env = warm_env if mode == "warm" else env_for(base, server, base / f"cold-{load}-{k}")
