@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from tests.conftest import missing_on_ci
+
 from sisessions.schedule import cron
 from tests.schedule.helpers import root_with_cron, sh
 
@@ -15,7 +17,7 @@ from tests.schedule.helpers import root_with_cron, sh
 @pytest.fixture(scope="session")
 def cron_user():
     """A throwaway user of this test run, so that no real crontab is ever touched."""
-    if not root_with_cron():  # only the tests that touch a crontab need it (CI runs as root)
+    if missing_on_ci(not root_with_cron()):  # only the tests that touch a crontab need it (CI runs as root)
         pytest.skip("needs root, crontab and useradd")
     for _ in range(50):  # useradd fails while another worker holds /etc/passwd's lock
         # a random part too: a pid is reused, and a run killed before its cleanup leaves its user

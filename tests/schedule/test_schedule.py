@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import missing_on_ci
+
 from sisessions.schedule import spec
 from tests.conftest import run_cli
 from tests.schedule.helpers import FOREIGN, add, added_id, command_of, install, ours, run_like_cron, sh, table
@@ -129,7 +131,7 @@ def test_a_crontab_with_a_line_cron_refuses_is_listed_and_never_half_written(use
     sid = added_id(add("--at", "06:30", "first", "--to", tmp_path / "phone"))
     odd = "MAILTO=\n" + FOREIGN + table(user)
     spool = Path("/var/spool/cron/crontabs") / user  # as another cron's `crontab` installed it
-    if not spool.parent.is_dir():
+    if missing_on_ci(not spool.parent.is_dir()):  # CI installs cron: there it fails, never hides
         pytest.skip("needs Debian's cron spool folder, /var/spool/cron/crontabs")
     spool.write_text(odd)
     assert table(user) == odd
